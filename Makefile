@@ -1,0 +1,63 @@
+# Reproducible notebook-driven study. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+UV_VERSION := 0.13.8
+export PATH := $(abspath $(BIN)):$(PATH)
+export WANDB_MODE ?= offline
+
+.PHONY: help install repro smoke test test-fast lint format lab dvc-yaml notebooks lock clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv (if missing) and install the pinned environment + this package
+
+repro: install ## Run the whole study on the shipped data (dvc repro, full profile)
+	dvc repro
+
+smoke: install ## Run the smoke profile end to end in a scratch copy (same as the pipeline test)
+	$(BIN)/python -m pytest -o addopts="" tests/test_pipeline.py -k repro_then_noop -q
+
+test: install ## Lint, then every test (unit, bad input, nbval notebooks, DVC pipeline, determinism)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m tabstudy.pipeline dvc-yaml --check
+	$(BIN)/python -m pytest
+
+test-fast: install ## Unit and failure tests only (skips the end-to-end ones)
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: install ## ruff check
+	$(BIN)/ruff check src tests benchmarks
+
+format: install ## ruff format + autofix
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+lab: install ## Open JupyterLab on notebooks/ with this environment as the kernel
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+dvc-yaml: install ## Regenerate dvc.yaml from src/tabstudy/stages.py
+	$(BIN)/python -m tabstudy.pipeline dvc-yaml > dvc.yaml.tmp && mv dvc.yaml.tmp dvc.yaml
+
+notebooks: install ## Re-run notebooks under the smoke profile and store outputs as nbval references
+	$(BIN)/python -m tabstudy.pipeline refresh-notebooks
+
+lock: ## Re-resolve requirements.in into requirements.lock and environment.yml
+	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q uv==$(UV_VERSION); }
+	$(BIN)/uv pip compile --quiet requirements.in -o requirements.lock --python-version 3.11 --generate-hashes
+	$(BIN)/python tools/environment_yml.py requirements.lock > environment.yml
+
+clean: ## Remove caches (keeps .venv and DVC outputs)
+	rm -rf .pytest_cache .ruff_cache .staging

@@ -1,0 +1,1 @@
+"""Raw data: ingest (:mod:`.ingest`) and schema validation (:mod:`.schema`)."""

@@ -1,0 +1,146 @@
+"""Honest evaluation: metrics with bootstrap intervals, ROC/PR/calibration curve data, and the
+blessing gate that decides whether a model may ship."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    log_loss,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
+
+CURVE_POINTS = 201
+
+
+def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """ROC AUC, PR AUC (average precision), log loss and Brier score of probabilities ``p``."""
+    p = np.clip(np.asarray(p, dtype="float64"), 1e-7, 1 - 1e-7)
+    return {
+        "roc_auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "log_loss": float(log_loss(y, p, labels=[0, 1])),
+        "brier": float(brier_score_loss(y, p)),
+    }
+
+
+def bootstrap_auc(
+    y: np.ndarray, p: np.ndarray, samples: int, seed: int, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of ROC AUC (rows resampled with replacement)."""
+    if samples == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    y, p = np.asarray(y), np.asarray(p)
+    stats = []
+    for _ in range(samples):
+        idx = rng.integers(0, len(y), len(y))
+        if y[idx].min() != y[idx].max():
+            stats.append(roc_auc_score(y[idx], p[idx]))
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(stats, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
+def _thin(frame: pd.DataFrame, n: int = CURVE_POINTS) -> pd.DataFrame:
+    if len(frame) <= n:
+        return frame.reset_index(drop=True)
+    idx = np.unique(np.linspace(0, len(frame) - 1, n).round().astype(int))
+    return frame.iloc[idx].reset_index(drop=True)
+
+
+def roc_points(y: np.ndarray, p: np.ndarray) -> pd.DataFrame:
+    fpr, tpr, _ = roc_curve(y, p)
+    return _thin(pd.DataFrame({"fpr": fpr, "tpr": tpr}))
+
+
+def pr_points(y: np.ndarray, p: np.ndarray) -> pd.DataFrame:
+    precision, recall, _ = precision_recall_curve(y, p)
+    return _thin(pd.DataFrame({"recall": recall[::-1], "precision": precision[::-1]}))
+
+
+def calibration_points(y: np.ndarray, p: np.ndarray, bins: int) -> pd.DataFrame:
+    """Mean predicted probability against observed positive rate in equal-count bins."""
+    frame = pd.DataFrame({"y": y, "p": p})
+    frame["bin"] = pd.qcut(frame["p"].rank(method="first"), bins, labels=False)
+    out = frame.groupby("bin").agg(
+        mean_predicted=("p", "mean"), fraction_positive=("y", "mean"), count=("y", "size")
+    )
+    return out.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Blessing:
+    """The gate's decision and why."""
+
+    blessed: bool
+    roc_auc: float
+    best_baseline: str
+    best_baseline_roc_auc: float
+    min_roc_auc: float
+    max_gap: float
+    reasons: list[str]
+
+
+def bless(
+    scores: Mapping[str, Mapping[str, float]],
+    candidate: str,
+    baselines: list[str],
+    min_roc_auc: float,
+    max_gap: float,
+) -> Blessing:
+    """Bless ``candidate`` if its ROC AUC reaches ``min_roc_auc`` and is within ``max_gap`` of
+    the best baseline's."""
+    auc = scores[candidate]["roc_auc"]
+    best = max(baselines, key=lambda b: scores[b]["roc_auc"])
+    best_auc = scores[best]["roc_auc"]
+    reasons = []
+    if auc < min_roc_auc:
+        reasons.append(f"ROC AUC {auc:.4f} below the floor {min_roc_auc:.4f}")
+    if auc < best_auc - max_gap:
+        reasons.append(f"ROC AUC {auc:.4f} more than {max_gap:.4f} below {best} ({best_auc:.4f})")
+    return Blessing(not reasons, auc, best, best_auc, min_roc_auc, max_gap, reasons)
+
+
+def blessing_dict(b: Blessing) -> dict[str, object]:
+    return asdict(b)
+
+
+def scores_table(scores: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
+    """Models as rows, metrics as columns, best ROC AUC first."""
+    return pd.DataFrame(scores).T.sort_values("roc_auc", ascending=False)
+
+
+def plot_curves(y: np.ndarray, probs: Mapping[str, np.ndarray], bins: int) -> object:
+    """ROC, precision-recall and calibration curves of several models side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (roc_ax, pr_ax, cal_ax) = plt.subplots(1, 3, figsize=(12, 3.6))
+    for name, p in probs.items():
+        if name == "majority":
+            continue
+        roc = roc_points(y, p)
+        pr = pr_points(y, p)
+        cal = calibration_points(y, p, bins)
+        roc_ax.plot(roc["fpr"], roc["tpr"], label=name)
+        pr_ax.plot(pr["recall"], pr["precision"], label=name)
+        cal_ax.plot(cal["mean_predicted"], cal["fraction_positive"], marker="o", label=name)
+    roc_ax.plot([0, 1], [0, 1], "k--", linewidth=0.8)
+    cal_ax.plot([0, 1], [0, 1], "k--", linewidth=0.8)
+    roc_ax.set(title="ROC", xlabel="false positive rate", ylabel="true positive rate")
+    pr_ax.set(title="Precision-recall", xlabel="recall", ylabel="precision")
+    cal_ax.set(title="Calibration", xlabel="mean predicted", ylabel="observed late rate")
+    for ax in (roc_ax, pr_ax, cal_ax):
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,284 @@
+"""The feature spec, the label, point-in-time features and the time-ordered split.
+
+Prediction time is the scheduled departure minus a horizon (``features.horizon_hours``). Every
+feature is known at that time: schedule fields, plane attributes, the latest weather observation
+at the origin at or before the prediction time (an as-of join), and the number of departures
+scheduled at the origin in the same hour. The flight's own actual times and delays are never used.
+
+:data:`FEATURE_SPEC` is the single declaration of the features that the model, the baselines and
+the model card all read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+LABEL = "y"
+TIME_COLUMN = "sched_dep_utc"
+DATE_COLUMN = "flight_date"
+MISSING_CATEGORY = "__missing__"
+WEATHER_TOLERANCE = pd.Timedelta(hours=6)
+WEATHER_FIELDS: tuple[str, ...] = (
+    "temp",
+    "dewp",
+    "humid",
+    "wind_speed",
+    "wind_gust",
+    "precip",
+    "pressure",
+    "visib",
+)
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One model input: its name, type, source table, as-of rule and meaning."""
+
+    name: str
+    kind: Literal["categorical", "numeric"]
+    source: str
+    asof: str
+    description: str
+
+
+def _weather(field: str) -> Feature:
+    return Feature(
+        f"wx_{field}",
+        "numeric",
+        "weather",
+        "latest observation at the origin at or before prediction time (<= 6 h old)",
+        f"weather '{field}' at the origin airport",
+    )
+
+
+FEATURE_SPEC: tuple[Feature, ...] = (
+    Feature("carrier", "categorical", "flights", "schedule, known in advance", "airline code"),
+    Feature("origin", "categorical", "flights", "schedule, known in advance", "NYC origin airport"),
+    Feature("dest", "categorical", "flights", "schedule, known in advance", "destination airport"),
+    Feature(
+        "weekday",
+        "categorical",
+        "flights",
+        "schedule, known in advance",
+        "day of week of the scheduled departure (0 = Monday)",
+    ),
+    Feature("engine", "categorical", "planes", "static plane attribute", "engine type"),
+    Feature(
+        "distance", "numeric", "flights", "schedule, known in advance", "route distance, miles"
+    ),
+    Feature(
+        "sched_dep_hour",
+        "numeric",
+        "flights",
+        "schedule, known in advance",
+        "scheduled departure, local hour + minute/60",
+    ),
+    Feature(
+        "sched_arr_hour",
+        "numeric",
+        "flights",
+        "schedule, known in advance",
+        "scheduled arrival, local hour + minute/60",
+    ),
+    Feature(
+        "plane_age",
+        "numeric",
+        "planes",
+        "static plane attribute",
+        "years since the plane was built",
+    ),
+    Feature("plane_seats", "numeric", "planes", "static plane attribute", "number of seats"),
+    Feature(
+        "origin_hour_departures",
+        "numeric",
+        "flights",
+        "schedule, known in advance",
+        "departures scheduled at the origin in the same local hour and day",
+    ),
+    *(_weather(f) for f in WEATHER_FIELDS),
+    Feature(
+        "wx_age_hours",
+        "numeric",
+        "weather",
+        "prediction time minus observation time",
+        "how old the weather observation is, hours",
+    ),
+)
+
+FORBIDDEN_SOURCES: tuple[str, ...] = (
+    "dep_time",
+    "dep_delay",
+    "arr_time",
+    "arr_delay",
+    "air_time",
+)
+
+
+def categorical_features() -> list[str]:
+    return [f.name for f in FEATURE_SPEC if f.kind == "categorical"]
+
+
+def numeric_features() -> list[str]:
+    return [f.name for f in FEATURE_SPEC if f.kind == "numeric"]
+
+
+def feature_names() -> list[str]:
+    return [f.name for f in FEATURE_SPEC]
+
+
+def spec_table() -> pd.DataFrame:
+    """The feature spec as a table (for notebooks and the model card)."""
+    return pd.DataFrame([f.__dict__ for f in FEATURE_SPEC])
+
+
+def add_label(flights: pd.DataFrame, delay_minutes: float, unresolved: str) -> pd.DataFrame:
+    """Add ``y`` = arrival delay >= ``delay_minutes``.
+
+    Cancelled or diverted flights have no arrival delay: ``unresolved='drop'`` removes them,
+    ``'positive'`` counts them as late.
+    """
+    out = flights.copy()
+    resolved = out["arr_delay"].notna()
+    out[LABEL] = (out["arr_delay"] >= delay_minutes).astype("int8")
+    if unresolved == "drop":
+        return out.loc[resolved].reset_index(drop=True)
+    out.loc[~resolved, LABEL] = 1
+    return out
+
+
+def schedule_times(flights: pd.DataFrame) -> pd.DataFrame:
+    """Scheduled departure in UTC, local date, weekday and fractional local hours."""
+    out = flights.copy()
+    utc_hour = pd.to_datetime(out["time_hour"], utc=True)
+    out[TIME_COLUMN] = utc_hour + pd.to_timedelta(out["minute"], unit="min")
+    out[DATE_COLUMN] = pd.to_datetime(out[["year", "month", "day"]]).dt.date
+    out["weekday"] = pd.to_datetime(out[["year", "month", "day"]]).dt.weekday.astype(str)
+    out["sched_dep_hour"] = out["sched_dep_time"] // 100 + (out["sched_dep_time"] % 100) / 60
+    out["sched_arr_hour"] = out["sched_arr_time"] // 100 + (out["sched_arr_time"] % 100) / 60
+    return out
+
+
+def add_plane_features(flights: pd.DataFrame, planes: pd.DataFrame) -> pd.DataFrame:
+    """Join static plane attributes by tail number (left join; unknown planes get NaN)."""
+    p = planes[["tailnum", "year", "seats", "engine"]].rename(
+        columns={"year": "plane_year", "seats": "plane_seats"}
+    )
+    out = flights.merge(p, on="tailnum", how="left", validate="many_to_one")
+    out["plane_age"] = out["year"] - out["plane_year"]
+    return out.drop(columns=["plane_year"])
+
+
+def add_weather_asof(
+    flights: pd.DataFrame, weather: pd.DataFrame, horizon_hours: float
+) -> pd.DataFrame:
+    """Attach the latest origin weather observed at or before the prediction time.
+
+    An as-of join (``merge_asof``, backward) by origin on the observation time; observations more
+    than 6 hours older than the prediction time are treated as missing.
+    """
+    w = weather[["origin", "time_hour", *WEATHER_FIELDS]].copy()
+    w["wx_time"] = pd.to_datetime(w["time_hour"], utc=True)
+    w = w.drop(columns="time_hour").rename(columns={f: f"wx_{f}" for f in WEATHER_FIELDS})
+    w = w.sort_values("wx_time").drop_duplicates(["origin", "wx_time"], keep="last")
+    out = flights.copy()
+    out["_row"] = np.arange(len(out))
+    out["prediction_time"] = out[TIME_COLUMN] - pd.Timedelta(hours=horizon_hours)
+    out = out.sort_values("prediction_time")
+    joined = pd.merge_asof(
+        out,
+        w,
+        left_on="prediction_time",
+        right_on="wx_time",
+        by="origin",
+        direction="backward",
+        tolerance=WEATHER_TOLERANCE,
+    )
+    joined["wx_age_hours"] = (
+        joined["prediction_time"] - joined["wx_time"]
+    ).dt.total_seconds() / 3600
+    return joined.sort_values("_row").drop(columns=["_row", "wx_time"]).reset_index(drop=True)
+
+
+def add_congestion(flights: pd.DataFrame) -> pd.DataFrame:
+    """Departures scheduled at the same origin, local day and hour (known from the schedule)."""
+    out = flights.copy()
+    keys = ["origin", DATE_COLUMN, "hour"]
+    out["origin_hour_departures"] = out.groupby(keys)["flight"].transform("size").astype(float)
+    return out
+
+
+def finalize(frame: pd.DataFrame) -> pd.DataFrame:
+    """Keep the spec's features, label and bookkeeping columns with clean dtypes."""
+    out = pd.DataFrame(index=frame.index)
+    for name in categorical_features():
+        out[name] = frame[name].astype("string").fillna(MISSING_CATEGORY).astype(object)
+    for name in numeric_features():
+        out[name] = pd.to_numeric(frame[name], errors="raise").astype("float64")
+    out[LABEL] = frame[LABEL].astype("int8")
+    out[TIME_COLUMN] = frame[TIME_COLUMN]
+    out[DATE_COLUMN] = pd.to_datetime(frame[DATE_COLUMN])
+    return out.reset_index(drop=True)
+
+
+def build_features(
+    tables: dict[str, pd.DataFrame], delay_minutes: float, unresolved: str, horizon_hours: float
+) -> pd.DataFrame:
+    """All flights as model-ready rows: features of :data:`FEATURE_SPEC`, label, times."""
+    flights = add_label(tables["flights"], delay_minutes, unresolved)
+    # congestion counts every scheduled flight, so it is computed before unresolved ones drop
+    sched = add_congestion(schedule_times(tables["flights"]))
+    flights = schedule_times(flights).merge(
+        sched[
+            [
+                "year",
+                "month",
+                "day",
+                "carrier",
+                "flight",
+                "sched_dep_time",
+                "origin",
+                "origin_hour_departures",
+            ]
+        ].drop_duplicates(
+            ["year", "month", "day", "carrier", "flight", "sched_dep_time", "origin"]
+        ),
+        on=["year", "month", "day", "carrier", "flight", "sched_dep_time", "origin"],
+        how="left",
+    )
+    flights = add_plane_features(flights, tables["planes"])
+    flights = add_weather_asof(flights, tables["weather"], horizon_hours)
+    return finalize(flights)
+
+
+def time_split(frame: pd.DataFrame, valid_start: date, test_start: date) -> dict[str, pd.DataFrame]:
+    """Split rows by flight date: train < valid_start <= valid < test_start <= test."""
+    d = frame[DATE_COLUMN]
+    vs, ts = pd.Timestamp(valid_start), pd.Timestamp(test_start)
+    parts = {"train": frame[d < vs], "valid": frame[(d >= vs) & (d < ts)], "test": frame[d >= ts]}
+    for name, part in parts.items():
+        if part.empty:
+            raise ValueError(
+                f"split '{name}' is empty: check features.split dates "
+                f"(valid_start={valid_start}, test_start={test_start})"
+            )
+    return {k: v.reset_index(drop=True) for k, v in parts.items()}
+
+
+def split_summary(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Rows, positive rate and date range of each split."""
+    rows = [
+        {
+            "split": k,
+            "rows": len(v),
+            "positive_rate": round(float(v[LABEL].mean()), 4),
+            "first_date": v[DATE_COLUMN].min().date().isoformat(),
+            "last_date": v[DATE_COLUMN].max().date().isoformat(),
+        }
+        for k, v in splits.items()
+    ]
+    return pd.DataFrame(rows).set_index("split")

@@ -1,0 +1,1 @@
+"""Models: scikit-learn baselines, the Keras model and its keras-tuner search."""

@@ -1,0 +1,247 @@
+"""The Keras model: preprocessing learned from the training split, a core MLP, and the exported
+model that takes raw features.
+
+Two parts, joined for export:
+
+* the *preprocessor* (``StringLookup`` per categorical feature with an out-of-vocabulary bucket;
+  :class:`ImputeNormalize` for numerics: missing values imputed with the training mean, scaled,
+  plus a missing indicator), built from the training split only;
+* the *core* network over the encoded inputs (embeddings, dense layers, a sigmoid output whose
+  bias starts at the training log-odds, so class imbalance is handled without distorting
+  calibration).
+
+Training encodes each split once and feeds NumPy arrays to ``fit``; the exported model is
+``core(preprocessor(raw))`` and so serves raw features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+
+from tabstudy.features import LABEL, categorical_features, numeric_features
+
+NUMERIC_INPUT = "numeric"
+MIN_CATEGORY_COUNT = 5
+
+
+@keras.saving.register_keras_serializable(package="tabstudy")
+class ImputeNormalize(keras.layers.Layer):
+    """Concatenate numeric inputs; impute NaN with the mean, standardise, add missing flags."""
+
+    def __init__(self, mean: list[float], std: list[float], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mean = [float(m) for m in mean]
+        self.std = [float(s) for s in std]
+
+    def call(self, inputs: list[Any]) -> Any:
+        x = keras.ops.concatenate([keras.ops.cast(t, "float32") for t in inputs], axis=-1)
+        missing = keras.ops.isnan(x)
+        mean = keras.ops.convert_to_tensor(self.mean, dtype="float32")
+        std = keras.ops.convert_to_tensor(self.std, dtype="float32")
+        z = (keras.ops.where(missing, mean, x) - mean) / std
+        return keras.ops.concatenate([z, keras.ops.cast(missing, "float32")], axis=-1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "mean": self.mean, "std": self.std}
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """What the core network is built from (the tuner's search space picks these)."""
+
+    units: int = 128
+    layers: int = 2
+    dropout: float = 0.1
+    learning_rate: float = 1e-3
+    embedding_dim: int = 8
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Hyperparameters:
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def vocabulary(values: pd.Series, min_count: int = MIN_CATEGORY_COUNT) -> list[str]:
+    """Categories seen at least ``min_count`` times, most frequent first, ties by name."""
+    counts = values.astype(str).value_counts()
+    counts = counts[counts >= min_count]
+    return sorted(counts.index.tolist(), key=lambda v: (-int(counts[v]), v))
+
+
+def raw_inputs() -> dict[str, keras.KerasTensor]:
+    """One Keras input per raw feature: strings for categoricals, float32 for numerics."""
+    cats = {n: keras.Input(shape=(1,), dtype="string", name=n) for n in categorical_features()}
+    nums = {n: keras.Input(shape=(1,), dtype="float32", name=n) for n in numeric_features()}
+    return {**cats, **nums}
+
+
+def build_preprocessor(train: pd.DataFrame) -> keras.Model:
+    """Learn vocabularies and numeric statistics from ``train``; map raw inputs to encoded ones."""
+    inputs = raw_inputs()
+    encoded: dict[str, Any] = {}
+    for name in categorical_features():
+        lookup = keras.layers.StringLookup(
+            vocabulary=vocabulary(train[name]), num_oov_indices=1, name=f"lookup_{name}"
+        )
+        encoded[name] = lookup(inputs[name])
+    nums = train[numeric_features()].astype("float64")
+    std = nums.std().fillna(1.0).replace(0.0, 1.0)
+    layer = ImputeNormalize(nums.mean().fillna(0.0).tolist(), std.tolist(), name="impute_normalize")
+    encoded[NUMERIC_INPUT] = layer([inputs[n] for n in numeric_features()])
+    return keras.Model(inputs, encoded, name="preprocessor")
+
+
+def vocab_sizes(preprocessor: keras.Model) -> dict[str, int]:
+    """Number of indices (vocabulary + OOV) of each categorical lookup."""
+    return {
+        n: preprocessor.get_layer(f"lookup_{n}").vocabulary_size() for n in categorical_features()
+    }
+
+
+def raw_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """A frame's features as the (n, 1) arrays the raw inputs take."""
+    out = {
+        n: frame[n].astype(str).to_numpy(dtype=object).reshape(-1, 1)
+        for n in categorical_features()
+    }
+    out.update({n: frame[n].to_numpy(dtype="float32").reshape(-1, 1) for n in numeric_features()})
+    return out
+
+
+def raw_dataset(frame: pd.DataFrame, batch_size: int) -> Any:
+    """A batched ``tf.data.Dataset`` of a frame's raw features (string tensors need tf.data)."""
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices(raw_arrays(frame)).batch(batch_size)
+
+
+def encode(
+    preprocessor: keras.Model, frame: pd.DataFrame, batch_size: int = 65536
+) -> dict[str, np.ndarray]:
+    """Run the preprocessor once over a whole frame (vectorised, in large batches)."""
+    return preprocessor.predict(raw_dataset(frame, batch_size), verbose=0)
+
+
+def labels(frame: pd.DataFrame) -> np.ndarray:
+    return frame[LABEL].to_numpy(dtype="float32")
+
+
+def build_core(
+    sizes: Mapping[str, int], n_numeric: int, hp: Hyperparameters, positive_rate: float
+) -> keras.Model:
+    """The trainable network over encoded inputs, compiled with Adam and AUC metrics."""
+    cat_inputs = {n: keras.Input(shape=(1,), dtype="int64", name=n) for n in sizes}
+    num_input = keras.Input(shape=(n_numeric,), dtype="float32", name=NUMERIC_INPUT)
+    parts = [
+        keras.layers.Flatten()(keras.layers.Embedding(size, hp.embedding_dim, name=f"emb_{n}")(t))
+        for n, (size, t) in ((n, (sizes[n], cat_inputs[n])) for n in sizes)
+    ]
+    x = keras.layers.Concatenate()([*parts, num_input])
+    for i in range(hp.layers):
+        x = keras.layers.Dense(hp.units, activation="relu", name=f"dense_{i}")(x)
+        x = keras.layers.Dropout(hp.dropout, name=f"dropout_{i}")(x)
+    p = float(np.clip(positive_rate, 1e-4, 1 - 1e-4))
+    out = keras.layers.Dense(
+        1,
+        activation="sigmoid",
+        name="p_late",
+        bias_initializer=keras.initializers.Constant(np.log(p / (1 - p))),
+    )(x)
+    model = keras.Model({**cat_inputs, NUMERIC_INPUT: num_input}, out, name="core")
+    model.compile(
+        optimizer=keras.optimizers.Adam(hp.learning_rate),
+        loss="binary_crossentropy",
+        metrics=[keras.metrics.AUC(name="auc"), keras.metrics.AUC(curve="PR", name="pr_auc")],
+    )
+    return model
+
+
+def export_model(preprocessor: keras.Model, core: keras.Model) -> keras.Model:
+    """The servable model: raw features in, probability of a late arrival out."""
+    inputs = raw_inputs()
+    out = core(preprocessor(inputs))
+    return keras.Model(inputs, out, name="flight_delay")
+
+
+def predict(model: keras.Model, frame: pd.DataFrame, batch_size: int = 65536) -> np.ndarray:
+    """Probabilities from the exported (raw-feature) model."""
+    return model.predict(raw_dataset(frame, batch_size), verbose=0).reshape(-1)
+
+
+def training_callbacks(patience: int) -> list[keras.callbacks.Callback]:
+    """Early stopping on validation loss (best weights restored) and LR reduction on plateau."""
+    return [
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=patience, restore_best_weights=True
+        ),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.5, patience=max(1, patience // 2)
+        ),
+    ]
+
+
+def set_determinism(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow and make TF ops deterministic."""
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def weights_digest(model: keras.Model) -> str:
+    """SHA-256 over every weight array of ``model`` (equal digests = identical weights)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for w in model.get_weights():
+        h.update(np.ascontiguousarray(w).tobytes())
+    return h.hexdigest()
+
+
+def history_table(history: Mapping[str, list[float]]) -> pd.DataFrame:
+    """Per-epoch metrics as a table with a 1-based ``epoch`` column."""
+    table = pd.DataFrame({k: [float(v) for v in vals] for k, vals in history.items()})
+    table.insert(0, "epoch", range(1, len(table) + 1))
+    return table
+
+
+def training_summary(history: pd.DataFrame) -> dict[str, Any]:
+    """Epochs run and the epoch with the best validation loss (the weights kept)."""
+    best = int(history.loc[history["val_loss"].idxmin(), "epoch"])
+    return {
+        "epochs_run": len(history),
+        "best_epoch": best,
+        "best_val_loss": float(history["val_loss"].min()),
+    }
+
+
+def plot_history(history: pd.DataFrame) -> Any:
+    """Loss and ROC AUC per epoch, training against validation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, metric in zip(axes, ("loss", "auc"), strict=True):
+        ax.plot(history["epoch"], history[metric], marker="o", label="train")
+        ax.plot(history["epoch"], history[f"val_{metric}"], marker="o", label="valid")
+        ax.set(title=metric, xlabel="epoch")
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def save_model(model: keras.Model, keras_file: Any, saved_model_dir: Any) -> None:
+    """Atomically write the Keras file and the SavedModel (``serve`` signature, raw features)."""
+    from tabstudy import artifacts
+
+    artifacts.write_with(lambda tmp: model.save(tmp), keras_file, suffix=".keras")
+    with artifacts.atomic_dir(saved_model_dir) as tmp:
+        model.export(str(tmp), format="tf_saved_model", verbose=False)

@@ -1,0 +1,109 @@
+"""Every file location of the study, resolved from one place.
+
+The project root is ``$TABSTUDY_WORKDIR`` when set (tests use it to run the study in an isolated
+copy), else the repository that holds this package (``src/tabstudy`` -> two levels up). Nothing
+here depends on the current working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+WORKDIR_ENV = "TABSTUDY_WORKDIR"
+
+RAW_TABLES: tuple[str, ...] = ("flights", "weather", "planes", "airports", "airlines")
+SPLITS: tuple[str, ...] = ("train", "valid", "test")
+
+
+def root() -> Path:
+    """Return the project root: ``$TABSTUDY_WORKDIR`` or the repository holding this package."""
+    env = os.environ.get(WORKDIR_ENV)
+    if env:
+        return Path(env).resolve()
+    return Path(__file__).resolve().parents[2]
+
+
+def params_file() -> Path:
+    """The one source of parameters."""
+    return root() / "params.yaml"
+
+
+def notebooks_dir() -> Path:
+    return root() / "notebooks"
+
+
+def raw(table: str) -> Path:
+    """Parquet file of an ingested raw table (immutable once written)."""
+    return root() / "data" / "raw" / f"{table}.parquet"
+
+
+def interim(name: str) -> Path:
+    return root() / "data" / "interim" / name
+
+
+def processed(split: str) -> Path:
+    """Parquet file of a processed split (train, valid or test)."""
+    return root() / "data" / "processed" / f"{split}.parquet"
+
+
+def models_dir() -> Path:
+    return root() / "models"
+
+
+def model_file() -> Path:
+    """The trained model in the native Keras format."""
+    return models_dir() / "model.keras"
+
+
+def saved_model_dir() -> Path:
+    """The trained model as a TensorFlow SavedModel with a ``serve`` signature over raw features."""
+    return models_dir() / "saved_model"
+
+
+def best_hparams_file() -> Path:
+    return models_dir() / "best_hparams.json"
+
+
+def reports_dir() -> Path:
+    return root() / "reports"
+
+
+def metrics_file(stage: str) -> Path:
+    """The JSON metrics a stage writes (declared as DVC metrics)."""
+    return reports_dir() / "metrics" / f"{stage}.json"
+
+
+def figures_dir(stage: str) -> Path:
+    return reports_dir() / "figures" / stage
+
+
+def figure(stage: str, name: str) -> Path:
+    return figures_dir(stage) / f"{name}.png"
+
+
+def plots_dir(stage: str) -> Path:
+    """CSV series a stage writes for ``dvc plots``."""
+    return reports_dir() / "plots" / stage
+
+
+def executed_notebook(notebook_name: str) -> Path:
+    return reports_dir() / "notebooks" / notebook_name
+
+
+def notebook_html(notebook_name: str) -> Path:
+    return reports_dir() / "html" / notebook_name.replace(".ipynb", ".html")
+
+
+def model_card(suffix: str) -> Path:
+    """``reports/model_card.md`` or ``reports/model_card.html``."""
+    return reports_dir() / f"model_card.{suffix}"
+
+
+def index_html() -> Path:
+    return reports_dir() / "index.html"
+
+
+def staging_root() -> Path:
+    """Where a running stage writes before its outputs are committed (git- and DVC-ignored)."""
+    return root() / ".staging"

@@ -1,0 +1,67 @@
+"""Rendered reports: executed notebooks to standalone HTML with the code hidden, and the
+``reports/index.html`` page linking every stage report, the model card and the metrics."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import nbformat
+from nbconvert import HTMLExporter
+
+
+def notebook_to_html(notebook: Path) -> str:
+    """Standalone HTML of an executed notebook: outputs and markdown only, no code, no prompts."""
+    exporter = HTMLExporter(
+        template_name="lab",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    return body
+
+
+def _rel(target: Path, start: Path) -> str:
+    return Path(os.path.relpath(target, start)).as_posix()
+
+
+def index_html(
+    stages: Sequence[dict[str, Any]],
+    card: dict[str, Path],
+    metrics: dict[str, Path],
+    headline: dict[str, Any],
+    out_dir: Path,
+) -> str:
+    """The report index.
+
+    Args:
+        stages: one dict per stage with ``name``, ``html`` (Path) and ``notebook`` (Path).
+        card: ``{"html": path, "md": path}`` of the model card.
+        metrics: metrics JSON files by stage name.
+        headline: key numbers to show on top (already formatted or plain numbers).
+        out_dir: the folder the index is written to (links are relative to it).
+    """
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("tabstudy", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    rows = [
+        {
+            "name": s["name"],
+            "html": _rel(s["html"], out_dir),
+            "notebook": _rel(s["notebook"], out_dir),
+            "present": Path(s["html"]).exists(),
+        }
+        for s in stages
+    ]
+    return env.get_template("index.html.j2").render(
+        stages=rows,
+        card={k: _rel(v, out_dir) for k, v in card.items()},
+        metrics={k: _rel(v, out_dir) for k, v in metrics.items()},
+        headline=headline,
+    )

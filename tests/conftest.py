@@ -1,0 +1,132 @@
+"""Shared fixtures: tiny hand-made tables (three-row style) and isolated copies of the repo."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+COPY_IGNORE = shutil.ignore_patterns(
+    ".venv",
+    ".git",
+    "data",
+    "models",
+    "reports",
+    ".staging",
+    "cache",
+    "tmp",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    "wandb",
+    "*.egg-info",
+    ".ipynb_checkpoints",
+)
+
+
+def copy_repo(dest: Path) -> Path:
+    """Copy the project (sources, notebooks, params, DVC config; no outputs) to ``dest``."""
+    shutil.copytree(REPO, dest, ignore=COPY_IGNORE)
+    return dest
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty project work dir with the repo's params.yaml; paths resolve into it."""
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    monkeypatch.setenv("TABSTUDY_WORKDIR", str(tmp_path))
+    monkeypatch.delenv("TABSTUDY_STAGING", raising=False)
+    monkeypatch.delenv("TABSTUDY_PROFILE", raising=False)
+    return tmp_path
+
+
+def flight(**overrides: object) -> dict[str, object]:
+    """One flights row with plausible values; override any column."""
+    row: dict[str, object] = {
+        "year": 2013,
+        "month": 1,
+        "day": 1,
+        "dep_time": 517.0,
+        "sched_dep_time": 515,
+        "dep_delay": 2.0,
+        "arr_time": 830.0,
+        "sched_arr_time": 819,
+        "arr_delay": 11.0,
+        "carrier": "UA",
+        "flight": 1545,
+        "tailnum": "N14228",
+        "origin": "EWR",
+        "dest": "IAH",
+        "air_time": 227.0,
+        "distance": 1400,
+        "hour": 5,
+        "minute": 15,
+        "time_hour": "2013-01-01T10:00:00Z",
+    }
+    row.update(overrides)
+    return row
+
+
+@pytest.fixture
+def tiny_tables() -> dict[str, pd.DataFrame]:
+    """Three flights, their planes and a few weather observations at EWR."""
+    flights = pd.DataFrame(
+        [
+            flight(),
+            flight(flight=1714, sched_dep_time=529, minute=29, arr_delay=20.0, tailnum="N24211"),
+            flight(
+                flight=11,
+                sched_dep_time=600,
+                hour=6,
+                minute=0,
+                time_hour="2013-01-01T11:00:00Z",
+                dep_time=None,
+                arr_time=None,
+                arr_delay=None,
+                dep_delay=None,
+                air_time=None,
+                tailnum=None,
+            ),
+        ]
+    )
+    planes = pd.DataFrame(
+        {
+            "tailnum": ["N14228", "N24211"],
+            "year": [1999.0, 2010.0],
+            "type": ["Fixed wing multi engine"] * 2,
+            "manufacturer": ["BOEING"] * 2,
+            "model": ["737-824"] * 2,
+            "engines": [2, 2],
+            "seats": [149, 200],
+            "speed": [None, None],
+            "engine": ["Turbo-fan", "Turbo-jet"],
+        }
+    )
+    weather = pd.DataFrame(
+        {
+            "origin": ["EWR"] * 4,
+            "year": [2013] * 4,
+            "month": [1] * 4,
+            "day": [1] * 4,
+            "hour": [2, 3, 4, 5],
+            "temp": [30.0, 31.0, 32.0, 33.0],
+            "dewp": [20.0] * 4,
+            "humid": [50.0] * 4,
+            "wind_dir": [270.0] * 4,
+            "wind_speed": [10.0] * 4,
+            "wind_gust": [None] * 4,
+            "precip": [0.0] * 4,
+            "pressure": [1012.0] * 4,
+            "visib": [10.0] * 4,
+            "time_hour": [
+                "2013-01-01T07:00:00Z",
+                "2013-01-01T08:00:00Z",
+                "2013-01-01T09:00:00Z",
+                "2013-01-01T10:00:00Z",
+            ],
+        }
+    )
+    return {"flights": flights, "planes": planes, "weather": weather}

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tabstudy import evaluation, monitoring
+
+
+@pytest.fixture
+def scored() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 2000)
+    p = np.clip(0.3 * y + rng.random(2000) * 0.7, 0, 1)
+    return y, p
+
+
+def test_metrics_on_perfect_and_known_predictions() -> None:
+    y = np.array([0, 0, 1, 1])
+    m = evaluation.metrics(y, np.array([0.1, 0.2, 0.8, 0.9]))
+    assert m["roc_auc"] == 1.0 and m["pr_auc"] == 1.0
+    assert m["brier"] == pytest.approx((0.01 + 0.04 + 0.04 + 0.01) / 4)
+
+
+def test_bootstrap_interval_brackets_point_estimate(scored) -> None:
+    y, p = scored
+    lo, hi = evaluation.bootstrap_auc(y, p, samples=100, seed=1)
+    assert lo < evaluation.metrics(y, p)["roc_auc"] < hi
+    assert (lo, hi) == evaluation.bootstrap_auc(y, p, samples=100, seed=1)
+
+
+def test_calibration_bins_are_equal_count(scored) -> None:
+    y, p = scored
+    cal = evaluation.calibration_points(y, p, bins=10)
+    assert len(cal) == 10 and set(cal["count"]) == {200}
+    assert cal["mean_predicted"].is_monotonic_increasing
+
+
+def test_blessing_gate() -> None:
+    scores = {"model": {"roc_auc": 0.70}, "hgb": {"roc_auc": 0.71}, "majority": {"roc_auc": 0.5}}
+    ok = evaluation.bless(scores, "model", ["hgb", "majority"], 0.65, 0.02)
+    assert ok.blessed and ok.best_baseline == "hgb"
+    bad = evaluation.bless(scores, "model", ["hgb", "majority"], 0.75, 0.005)
+    assert not bad.blessed and len(bad.reasons) == 2
+
+
+def test_psi_zero_for_same_and_large_for_shifted() -> None:
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    ref = pd.Series(rng.normal(size=5000))
+    assert monitoring.numeric_psi(ref, ref, 10) == pytest.approx(0.0, abs=1e-9)
+    assert monitoring.numeric_psi(ref, ref + 2, 10) > 1.0
+    cats = pd.Series(["a"] * 50 + ["b"] * 50)
+    assert monitoring.categorical_psi(cats, pd.Series(["a"] * 100)) > 0.25

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tabstudy import config, features, model_card
+
+
+@pytest.fixture
+def facts(workdir) -> model_card.CardFacts:
+    params = config.load_params()
+    cfg = config.stage_config("full", 1, model_card=params["model_card"])
+    return model_card.CardFacts(
+        config=cfg.model_card,
+        features=features.spec_table(),
+        splits=pd.DataFrame(
+            {
+                "rows": [10, 5],
+                "positive_rate": [0.2, 0.3],
+                "first_date": ["2013-01-01", "2013-11-01"],
+                "last_date": ["2013-10-31", "2013-12-31"],
+            },
+            index=pd.Index(["train", "test"], name="split"),
+        ),
+        scores=pd.DataFrame(
+            {"roc_auc": [0.71234], "pr_auc": [0.4], "log_loss": [0.5], "brier": [0.16]},
+            index=["model"],
+        ),
+        intervals={"model": [0.70, 0.72]},
+        blessing={
+            "blessed": False,
+            "roc_auc": 0.71234,
+            "best_baseline": "hgb",
+            "best_baseline_roc_auc": 0.75,
+            "min_roc_auc": 0.65,
+            "max_gap": 0.02,
+            "reasons": ["ROC AUC 0.7123 more than 0.0200 below hgb (0.7500)"],
+        },
+        hyperparameters={"units": 64},
+        training={"epochs_run": 4, "best_epoch": 2},
+        extra={"data_description": "some flights"},
+    )
+
+
+def test_markdown_card_carries_the_numbers(facts) -> None:
+    md = model_card.render(facts, "md")
+    assert "0.7123 | [0.7000, 0.7200]" in md
+    assert "NOT BLESSED" in md and "below hgb" in md
+    assert all(f.name in md for f in features.FEATURE_SPEC)
+
+
+def test_html_card_is_escaped_and_complete(facts) -> None:
+    html = model_card.render(facts, "html")
+    assert html.startswith("<!DOCTYPE html>") and "0.7123" in html and "Limitations" in html
+
+
+def test_unknown_format(facts) -> None:
+    with pytest.raises(ValueError, match="pdf"):
+        model_card.render(facts, "pdf")

@@ -1,0 +1,167 @@
+"""End to end through real DVC and papermill: the smoke profile in temporary copies of the repo.
+
+* ``dvc repro`` runs every stage; a second ``dvc repro`` runs none;
+* changing one train parameter re-runs train and the stages after it, and no others;
+* a second clean run gives byte-identical metrics and identical model weights;
+* a failing cell fails its stage, shows the error at the top of the executed notebook and leaves
+  no output of that stage behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import yaml
+
+from .conftest import copy_repo
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+def _env(work: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TABSTUDY_")}
+    env.update(
+        PATH=f"{BIN}{os.pathsep}{env['PATH']}",
+        PYTHONPATH=str(work / "src"),
+        WANDB_MODE="disabled",
+        TABSTUDY_WORKDIR=str(work),
+    )
+    return env
+
+
+def _run(work: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run(cmd, cwd=work, env=_env(work), capture_output=True, text=True)
+    if check and out.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}"
+        )
+    return out
+
+
+def _set_params(work: Path, **changes: object) -> None:
+    """Edit params.yaml keys given as dotted paths, e.g. ``{"train.patience": 3}``."""
+    path = work / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for dotted, value in changes.items():
+        node = params
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _ran(output: str) -> list[str]:
+    return re.findall(r"Running stage '([^']+)'", output)
+
+
+def smoke_copy(dest: Path) -> Path:
+    work = copy_repo(dest)
+    _run(work, "git", "init", "-q")
+    _set_params(work, **{"profile": "smoke"})
+    return work
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory) -> tuple[Path, str]:
+    work = smoke_copy(tmp_path_factory.mktemp("run1") / "repo")
+    out = _run(work, "dvc", "repro")
+    return work, out.stdout
+
+
+def test_repro_then_noop(first_run) -> None:
+    work, log = first_run
+    assert _ran(log) == [
+        "ingest",
+        "validate",
+        "eda",
+        "features",
+        "baselines",
+        "tune",
+        "train",
+        "evaluate",
+        "model_card",
+        "monitor",
+        "index",
+    ]
+    index = (work / "reports" / "index.html").read_text()
+    for href in re.findall(r'href="([^"]+)"', index):
+        assert (work / "reports" / href).exists(), href
+    assert "model_card.html" in index and "08-evaluate.html" in index
+    again = _run(work, "dvc", "repro")
+    assert _ran(again.stdout) == [] and "up to date" in again.stdout
+    status = _run(work, "dvc", "status")
+    assert "up to date" in status.stdout
+
+
+def test_metrics_and_plots_commands_work(first_run) -> None:
+    work, _ = first_run
+    shown = json.loads(_run(work, "dvc", "metrics", "show", "--json").stdout)
+    flat = json.dumps(shown)
+    assert "roc_auc" in flat and "weights_sha256" in flat
+    out = _run(work, "dvc", "plots", "show", "--out", str(work / "plots_html"))
+    assert (work / "plots_html" / "index.html").exists(), out.stdout
+
+
+def test_changing_a_train_param_reruns_train_and_after(first_run) -> None:
+    work, _ = first_run
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    _set_params(work, **{"train.patience": params["train"]["patience"] + 1})
+    out = _run(work, "dvc", "repro")
+    assert _ran(out.stdout) == ["train", "evaluate", "model_card", "index"]
+
+
+def test_two_clean_runs_are_identical(first_run, tmp_path_factory) -> None:
+    work1, _ = first_run
+    work2 = smoke_copy(tmp_path_factory.mktemp("run2") / "repo")
+    # bring run 1 back to the params run 2 uses (the previous test changed train.patience)
+    shutil.copy(work2 / "params.yaml", work1 / "params.yaml")
+    _run(work1, "dvc", "repro")
+    _run(work2, "dvc", "repro")
+    metrics1 = sorted((work1 / "reports" / "metrics").glob("*.json"))
+    assert len(metrics1) == 9
+    for m in metrics1:
+        assert m.read_bytes() == (work2 / "reports" / "metrics" / m.name).read_bytes(), m.name
+    w1 = keras.saving.load_model(work1 / "models" / "model.keras").get_weights()
+    w2 = keras.saving.load_model(work2 / "models" / "model.keras").get_weights()
+    assert len(w1) == len(w2) > 0
+    for a, b in zip(w1, w2, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_failing_cell_fails_stage_and_leaves_no_output(first_run, tmp_path) -> None:
+    work = tmp_path / "repo"
+    shutil.copytree(first_run[0], work, symlinks=True)
+    nb_path = work / "notebooks" / "04-features.ipynb"
+    nb = json.loads(nb_path.read_text())
+    # break the last cell, after the processed splits were written
+    nb["cells"][-1]["source"] = ["raise RuntimeError('deliberately broken cell')\n"]
+    nb_path.write_text(json.dumps(nb))
+    processed = work / "data" / "processed"
+    before = {p.name: p.read_bytes() for p in processed.iterdir()}
+    out = _run(work, "python", "-m", "tabstudy.pipeline", "run", "features", check=False)
+    assert out.returncode != 0
+    assert "deliberately broken cell" in out.stderr
+    assert {p.name: p.read_bytes() for p in processed.iterdir()} == before, "outputs untouched"
+    executed = json.loads((work / "reports" / "notebooks" / "04-features.ipynb").read_text())
+    banner = "".join(executed["cells"][0]["source"])
+    assert "An Exception was encountered" in banner
+    assert (
+        "deliberately broken cell" in (work / "reports" / "html" / "04-features.html").read_text()
+    )
+    assert not (work / ".staging" / "features").exists()
+    # through DVC: non-zero exit, the stage's cached outputs are gone rather than stale-but-valid
+    dvc = _run(work, "dvc", "repro", "features", check=False)
+    assert dvc.returncode != 0
+    assert not processed.exists() or not any(processed.iterdir())
+    assert not (work / "reports" / "metrics" / "features.json").exists()
