@@ -31,7 +31,7 @@ smoke: install ## Run the smoke profile end to end in a scratch copy (same as th
 	$(BIN)/python -m pytest -o addopts="" tests/test_pipeline.py -k repro_then_noop -q
 
 test: install ## Lint, then every test (unit, bad input, nbval notebooks, DVC pipeline, determinism)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests tools benchmarks
 	$(BIN)/python -m tabstudy.pipeline dvc-yaml --check
 	$(BIN)/python -m pytest
 
@@ -39,11 +39,11 @@ test-fast: install ## Unit and failure tests only (skips the end-to-end ones)
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: install ## ruff check
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests tools benchmarks
 
 format: install ## ruff format + autofix
-	$(BIN)/ruff check --fix src tests benchmarks
-	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests tools benchmarks
+	$(BIN)/ruff format src tests tools benchmarks
 
 lab: install ## Open JupyterLab on notebooks/ with this environment as the kernel
 	$(BIN)/jupyter lab --notebook-dir=notebooks

@@ -3,33 +3,33 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-COPY_IGNORE = shutil.ignore_patterns(
-    ".venv",
-    ".git",
-    "data",
-    "models",
-    "reports",
-    ".staging",
-    "cache",
-    "tmp",
-    "__pycache__",
-    ".pytest_cache",
-    ".ruff_cache",
-    "wandb",
-    "*.egg-info",
-    ".ipynb_checkpoints",
-)
+
+
+def project_files() -> list[str]:
+    """Files git tracks or would track (not ignored): sources, notebooks, params, DVC config."""
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [f for f in out.stdout.split("\0") if f and (REPO / f).is_file()]
 
 
 def copy_repo(dest: Path) -> Path:
-    """Copy the project (sources, notebooks, params, DVC config; no outputs) to ``dest``."""
-    shutil.copytree(REPO, dest, ignore=COPY_IGNORE)
+    """Copy the project as a fresh clone would have it (no outputs, no .venv) to ``dest``."""
+    for rel in project_files():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / rel, target)
     return dest
 
 

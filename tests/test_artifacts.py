@@ -41,7 +41,8 @@ def test_failed_write_keeps_previous_good_file(workdir) -> None:
 
 
 def test_files_get_normal_permissions(workdir) -> None:
-    target = artifacts.write_text("x", paths.interim("perm.txt"))
+    target = paths.interim("perm.txt")
+    artifacts.write_text("x", target)
     mode = stat.S_IMODE(os.stat(target).st_mode)
     assert mode & stat.S_IRGRP and mode & stat.S_IROTH
 

@@ -22,6 +22,8 @@ import numpy as np
 import pytest
 import yaml
 
+import tabstudy.models.keras_model  # noqa: F401  (registers the custom layer for loading)
+
 from .conftest import copy_repo
 
 pytestmark = pytest.mark.slow
@@ -116,15 +118,18 @@ def test_metrics_and_plots_commands_work(first_run) -> None:
 def test_changing_a_train_param_reruns_train_and_after(first_run) -> None:
     work, _ = first_run
     params = yaml.safe_load((work / "params.yaml").read_text())
-    _set_params(work, **{"train.patience": params["train"]["patience"] + 1})
+    # under the smoke profile the effective train.epochs is the smoke override
+    epochs = params["profiles"]["smoke"]["train"]["epochs"]
+    _set_params(work, **{"profiles.smoke.train.epochs": epochs + 1})
     out = _run(work, "dvc", "repro")
     assert _ran(out.stdout) == ["train", "evaluate", "model_card", "index"]
+    assert json.loads((work / "reports" / "metrics" / "train.json").read_text())["epochs_run"] > 0
 
 
 def test_two_clean_runs_are_identical(first_run, tmp_path_factory) -> None:
     work1, _ = first_run
     work2 = smoke_copy(tmp_path_factory.mktemp("run2") / "repo")
-    # bring run 1 back to the params run 2 uses (the previous test changed train.patience)
+    # bring run 1 back to the params run 2 uses (the previous test changed a train parameter)
     shutil.copy(work2 / "params.yaml", work1 / "params.yaml")
     _run(work1, "dvc", "repro")
     _run(work2, "dvc", "repro")

@@ -10,6 +10,7 @@ stay untouched.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -114,43 +115,38 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
-def write_json(obj: Any, final: Path) -> Path:
+def write_json(obj: Any, final: Path) -> None:
     """Write ``obj`` as indented, key-sorted JSON (byte-stable for equal content)."""
     text = json.dumps(_finite(obj), indent=2, sort_keys=True, default=_json_default) + "\n"
-    return write_text(text, final)
+    write_text(text, final)
 
 
-def write_text(text: str, final: Path) -> Path:
+def write_text(text: str, final: Path) -> None:
     with atomic_path(final) as tmp:
         tmp.write_text(text, encoding="utf-8")
-    return final
 
 
-def write_parquet(df: pd.DataFrame, final: Path) -> Path:
+def write_parquet(df: pd.DataFrame, final: Path) -> None:
     """Write a DataFrame to Parquet without the index."""
     with atomic_path(final, suffix=".parquet") as tmp:
         df.to_parquet(tmp, index=False)
-    return final
 
 
-def write_csv(df: pd.DataFrame, final: Path) -> Path:
+def write_csv(df: pd.DataFrame, final: Path) -> None:
     with atomic_path(final, suffix=".csv") as tmp:
         df.to_csv(tmp, index=False, float_format="%.6g")
-    return final
 
 
-def save_figure(fig: Any, final: Path, dpi: int = 110) -> Path:
+def save_figure(fig: Any, final: Path, dpi: int = 110) -> None:
     """Save a matplotlib figure as PNG (no timestamp metadata, so files are reproducible)."""
     with atomic_path(final, suffix=".png") as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    return final
 
 
-def write_with(writer: Callable[[Path], None], final: Path, suffix: str = "") -> Path:
+def write_with(writer: Callable[[Path], None], final: Path, suffix: str = "") -> None:
     """Run ``writer(tmp_path)`` and atomically move the result to ``final``."""
     with atomic_path(final, suffix=suffix) as tmp:
         writer(tmp)
-    return final
 
 
 def read_json(path: Path) -> Any:
@@ -170,6 +166,8 @@ def commit_staging(staging: Path, root: Path) -> list[Path]:
         replace_tree(src, dest)
         committed.append(dest)
     shutil.rmtree(staging, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        staging.parent.rmdir()  # the staging root, once no other stage is staging
     return committed
 
 

@@ -168,6 +168,10 @@ class StageConfig(BaseModel):
     model_card: ModelCardConfig | None = None
     monitor: MonitorConfig | None = None
 
+    def __repr_args__(self) -> Any:
+        """Show only the sections this stage reads."""
+        return [(k, v) for k, v in super().__repr_args__() if v is not None]
+
 
 def load_params(path: Path | None = None) -> dict[str, Any]:
     """Read params.yaml (default: the project's) as a dict."""

@@ -3,9 +3,6 @@ distributions. Pure functions returning DataFrames or matplotlib figures."""
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure

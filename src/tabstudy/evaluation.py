@@ -120,9 +120,6 @@ def scores_table(scores: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
 
 def plot_curves(y: np.ndarray, probs: Mapping[str, np.ndarray], bins: int) -> object:
     """ROC, precision-recall and calibration curves of several models side by side."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (roc_ax, pr_ax, cal_ax) = plt.subplots(1, 3, figsize=(12, 3.6))

@@ -76,9 +76,6 @@ def drift_summary(table: pd.DataFrame) -> dict[str, object]:
 
 def plot_drift(table: pd.DataFrame, warn: float, alert: float) -> object:
     """Horizontal bars of PSI per feature with the warn and alert thresholds."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     t = table.sort_values("psi")

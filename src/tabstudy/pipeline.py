@@ -114,6 +114,12 @@ def run_stage(name: str) -> int:
     return 0
 
 
+def _clean(notebook: Path) -> None:
+    from tabstudy.reporting import clean_executed
+
+    clean_executed(notebook)
+
+
 def _html(notebook: Path) -> str:
     from tabstudy.reporting import notebook_to_html
 
@@ -126,6 +132,7 @@ def _publish_failure(s: Stage, executed: Path) -> None:
     final_nb = paths.executed_notebook(s.notebook)
     final_nb.parent.mkdir(parents=True, exist_ok=True)
     if executed.exists():
+        _clean(executed)
         os.replace(executed, final_nb)
         artifacts.write_text(_html(final_nb), paths.notebook_html(s.notebook))
     shutil.rmtree(staging, ignore_errors=True)
@@ -178,7 +185,14 @@ def _src_deps(s: Stage, root: Path) -> list[str]:
     return deps
 
 
-def _stage_yaml(s: Stage, root: Path) -> dict[str, Any]:
+def _profile_keys(s: Stage, params: dict[str, Any]) -> list[str]:
+    """``profiles.<name>.<section>`` for every profile that overrides a section the stage reads,
+    so that editing an override re-runs exactly the stages it affects."""
+    profiles = params.get("profiles") or {}
+    return [f"profiles.{p}.{sec}" for p in profiles for sec in s.sections if sec in profiles[p]]
+
+
+def _stage_yaml(s: Stage, root: Path, params: dict[str, Any]) -> dict[str, Any]:
     nb = [f"notebooks/{s.notebook}"] if s.notebook else []
     body: dict[str, Any] = {"cmd": s.command or f"python -m tabstudy.pipeline run {s.name}"}
     body["deps"] = nb + _src_deps(s, root) + list(s.deps)
@@ -189,7 +203,7 @@ def _stage_yaml(s: Stage, root: Path) -> dict[str, Any]:
         body["deps"] += ["reports/model_card.html", "reports/metrics/evaluate.json"]
         body["params"] = ["profile"]
     else:
-        body["params"] = [*COMMON_PARAMS, *s.sections]
+        body["params"] = [*COMMON_PARAMS, *s.sections, *_profile_keys(s, params)]
     # every output is DVC's (cached, git-ignored); dvc.lock in git records what a run produced
     outs: list[str] = [*s.outs, *s.metrics, *s.plots]
     if s.notebook:
@@ -263,8 +277,9 @@ PLOTS: list[dict[str, Any]] = [
 def dvc_yaml(root: Path | None = None) -> str:
     """dvc.yaml for the registry, with top-level metrics and plots."""
     root = root or paths.root()
+    params = config.load_params(root / "params.yaml")
     doc = {
-        "stages": {s.name: _stage_yaml(s, root) for s in (*STAGES, INDEX)},
+        "stages": {s.name: _stage_yaml(s, root, params) for s in (*STAGES, INDEX)},
         "metrics": [m for s in STAGES for m in s.metrics],
         "plots": PLOTS,
     }
@@ -301,6 +316,9 @@ def refresh_notebooks(profile: str = SMOKE) -> None:
 
 def clean_notebook(nb: Any) -> Any:
     """Drop volatile metadata (papermill, timings, widget state) but keep outputs and counts."""
+    from tabstudy.reporting import strip_noise
+
+    strip_noise(nb)
     nb.metadata.pop("papermill", None)
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,37 @@ from typing import Any
 import jinja2
 import nbformat
 from nbconvert import HTMLExporter
+
+# C++ start-up chatter of TensorFlow/absl that ignores TF_CPP_MIN_LOG_LEVEL; it says nothing about
+# the study, so it is dropped from executed notebooks (real warnings and errors are kept).
+NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog|[IWE]\d{4} [\d:. ]+\d+ "
+    r"(port|cpu_feature_guard|node_def_util)\.cc|To enable the following instructions|"
+    r"INFO:tensorflow:Assets written to)"
+)
+
+
+def strip_noise(nb: Any) -> Any:
+    """Remove TensorFlow's start-up log lines from stderr outputs; drop outputs left empty."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                lines = [ln for ln in out["text"].splitlines(keepends=True) if not NOISE.match(ln)]
+                out["text"] = "".join(lines)
+                if not out["text"]:
+                    continue
+            kept.append(out)
+        cell["outputs"] = kept
+    return nb
+
+
+def clean_executed(path: Path) -> None:
+    """Strip start-up noise from an executed notebook file in place."""
+    nb = nbformat.read(path, as_version=4)
+    nbformat.write(strip_noise(nb), path)
 
 
 def notebook_to_html(notebook: Path) -> str:

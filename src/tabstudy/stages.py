@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE = "tabstudy"
-COMMON_PARAMS: tuple[str, ...] = ("profile", "profiles", "seed")
+COMMON_PARAMS: tuple[str, ...] = ("profile", "seed")
 
 
 @dataclass(frozen=True)

@@ -223,9 +223,6 @@ def training_summary(history: pd.DataFrame) -> dict[str, Any]:
 
 def plot_history(history: pd.DataFrame) -> Any:
     """Loss and ROC AUC per epoch, training against validation."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
@@ -240,8 +237,11 @@ def plot_history(history: pd.DataFrame) -> Any:
 
 def save_model(model: keras.Model, keras_file: Any, saved_model_dir: Any) -> None:
     """Atomically write the Keras file and the SavedModel (``serve`` signature, raw features)."""
+    import tensorflow as tf
+
     from tabstudy import artifacts
 
+    tf.get_logger().setLevel("ERROR")  # no "Assets written to <tmp path>" lines
     artifacts.write_with(lambda tmp: model.save(tmp), keras_file, suffix=".keras")
     with artifacts.atomic_dir(saved_model_dir) as tmp:
         model.export(str(tmp), format="tf_saved_model", verbose=False)
