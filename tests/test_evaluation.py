@@ -52,3 +52,23 @@ def test_psi_zero_for_same_and_large_for_shifted() -> None:
     assert monitoring.numeric_psi(ref, ref + 2, 10) > 1.0
     cats = pd.Series(["a"] * 50 + ["b"] * 50)
     assert monitoring.categorical_psi(cats, pd.Series(["a"] * 100)) > 0.25
+
+
+def test_reference_stats_roundtrip_and_drift_status() -> None:
+    import json
+
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    train = pd.DataFrame({"x": rng.normal(size=3000), "c": rng.choice(["a", "b"], 3000)})
+    train.loc[::10, "x"] = np.nan
+    ref = json.loads(json.dumps(monitoring.reference_stats(train, ["c"], ["x"], bins=10)))
+    assert len(ref["numeric"]["x"]["shares"]) == 11  # ten bins + missing
+    assert sum(ref["numeric"]["x"]["shares"]) == pytest.approx(1.0)
+    same = monitoring.drift_table(ref, train, warn=0.1, alert=0.25)
+    assert set(same["status"]) == {"ok"} and same["psi"].max() < 1e-9
+    moved = train.assign(x=train["x"] + 3, c="b")
+    table = monitoring.drift_table(ref, moved, warn=0.1, alert=0.25).set_index("feature")
+    assert table.loc["x", "status"] == "alert" and table.loc["c", "status"] == "alert"
+    direct = monitoring.numeric_psi(train["x"], moved["x"], 10)
+    assert direct == pytest.approx(table.loc["x", "psi"])

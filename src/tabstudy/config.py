@@ -84,6 +84,11 @@ class FeaturesConfig(_Section):
         2.0, ge=0.0, description="prediction time = scheduled departure - horizon"
     )
     split: SplitConfig
+    outcome_margin_minutes: float = Field(
+        60.0, ge=0.0, description="outcome known this long after departure + air time"
+    )
+    history_smoothing: float = Field(20.0, ge=0.0, description="pseudo-count toward overall rate")
+    reference_bins: int = Field(10, ge=2, description="quantile bins of the drift reference")
 
 
 class BaselinesConfig(_Section):
@@ -131,7 +136,6 @@ class ModelCardConfig(_Section):
 
 
 class MonitorConfig(_Section):
-    psi_bins: int = Field(10, ge=2)
     psi_warn: float = Field(0.1, ge=0.0)
     psi_alert: float = Field(0.25, ge=0.0)
 

@@ -17,6 +17,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.holiday import USFederalHolidayCalendar
+
+from tabstudy import history
 
 LABEL = "y"
 TIME_COLUMN = "sched_dep_utc"
@@ -108,7 +111,34 @@ FEATURE_SPEC: tuple[Feature, ...] = (
         "prediction time minus observation time",
         "how old the weather observation is, hours",
     ),
+    Feature(
+        "days_to_holiday",
+        "numeric",
+        "calendar",
+        "calendar, known in advance",
+        "days to the nearest US federal holiday (capped at 30)",
+    ),
+    *(
+        Feature(
+            f"hist_{g}_{d}d",
+            "numeric",
+            "flights",
+            f"flights of the same {g} that had arrived (departure + air time + margin) in the "
+            f"{d} days before prediction time",
+            f"late rate of the same {g} over {d} days, smoothed toward the overall rate",
+        )
+        for g in history.GROUPS
+        for d in history.WINDOWS_DAYS
+    ),
+    Feature(
+        f"hist_route_{max(history.WINDOWS_DAYS)}d_n",
+        "numeric",
+        "flights",
+        "flights of the same route that had arrived before prediction time",
+        f"number of flights on the route over the last {max(history.WINDOWS_DAYS)} days",
+    ),
 )
+HOLIDAY_CAP_DAYS = 30
 
 FORBIDDEN_SOURCES: tuple[str, ...] = (
     "dep_time",
@@ -212,6 +242,19 @@ def add_congestion(flights: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def add_holiday_distance(flights: pd.DataFrame) -> pd.DataFrame:
+    """Days between the flight's local date and the nearest US federal holiday (capped)."""
+    out = flights.copy()
+    dates = pd.to_datetime(out[DATE_COLUMN])
+    lo, hi = dates.min() - pd.Timedelta(days=400), dates.max() + pd.Timedelta(days=400)
+    holidays = USFederalHolidayCalendar().holidays(lo, hi).to_numpy(dtype="datetime64[D]")
+    d = dates.to_numpy(dtype="datetime64[D]")
+    pos = np.clip(np.searchsorted(holidays, d), 1, len(holidays) - 1)
+    gap = np.minimum(np.abs(d - holidays[pos - 1]), np.abs(holidays[pos] - d)).astype(int)
+    out["days_to_holiday"] = np.minimum(gap, HOLIDAY_CAP_DAYS).astype("float64")
+    return out
+
+
 def finalize(frame: pd.DataFrame) -> pd.DataFrame:
     """Keep the spec's features, label and bookkeeping columns with clean dtypes."""
     out = pd.DataFrame(index=frame.index)
@@ -226,9 +269,24 @@ def finalize(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_features(
-    tables: dict[str, pd.DataFrame], delay_minutes: float, unresolved: str, horizon_hours: float
+    tables: dict[str, pd.DataFrame],
+    delay_minutes: float,
+    unresolved: str,
+    horizon_hours: float,
+    outcome_margin_minutes: float = 60.0,
+    history_smoothing: float = 20.0,
 ) -> pd.DataFrame:
-    """All flights as model-ready rows: features of :data:`FEATURE_SPEC`, label, times."""
+    """All flights as model-ready rows: features of :data:`FEATURE_SPEC`, label, times.
+
+    Args:
+        tables: the raw tables (``flights``, ``planes``, ``weather``).
+        delay_minutes: arrival delay at or above which a flight is late.
+        unresolved: ``"drop"`` or ``"positive"`` for cancelled/diverted flights.
+        horizon_hours: prediction time = scheduled departure minus this.
+        outcome_margin_minutes: a flight's outcome counts as known this long after its actual
+            departure plus air time (history rates only use known outcomes).
+        history_smoothing: pseudo-count shrinking history rates toward the overall rate.
+    """
     flights = add_label(tables["flights"], delay_minutes, unresolved)
     # congestion counts every scheduled flight, so it is computed before unresolved ones drop
     sched = add_congestion(schedule_times(tables["flights"]))
@@ -252,7 +310,8 @@ def build_features(
     )
     flights = add_plane_features(flights, tables["planes"])
     flights = add_weather_asof(flights, tables["weather"], horizon_hours)
-    return finalize(flights)
+    flights = history.add_history_rates(flights, outcome_margin_minutes, history_smoothing)
+    return finalize(add_holiday_distance(flights))
 
 
 def time_split(frame: pd.DataFrame, valid_start: date, test_start: date) -> dict[str, pd.DataFrame]:
@@ -267,6 +326,15 @@ def time_split(frame: pd.DataFrame, valid_start: date, test_start: date) -> dict
                 f"(valid_start={valid_start}, test_start={test_start})"
             )
     return {k: v.reset_index(drop=True) for k, v in parts.items()}
+
+
+def rate_by_quantile(frame: pd.DataFrame, columns: list[str], q: int = 5) -> pd.DataFrame:
+    """Late rate per quantile bin (1 = lowest) of each column; missing values are left out."""
+    out = {}
+    for col in columns:
+        bins = pd.qcut(frame[col].rank(method="first"), q, labels=range(1, q + 1))
+        out[col] = frame.groupby(bins, observed=True)[LABEL].mean()
+    return pd.DataFrame(out).rename_axis(f"quantile (1 = lowest of {q})")
 
 
 def split_summary(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -15,45 +15,77 @@ def _psi(ref_share: np.ndarray, cur_share: np.ndarray) -> float:
     return float(np.sum((c - r) * np.log(c / r)))
 
 
+def quantile_edges(values: pd.Series, bins: int) -> list[float]:
+    """Inner edges of ``bins`` equal-count bins of the non-missing values."""
+    v = values.to_numpy(dtype="float64")
+    v = v[~np.isnan(v)]
+    if len(v) == 0:
+        return []
+    return np.unique(np.quantile(v, np.linspace(0, 1, bins + 1))[1:-1]).tolist()
+
+
+def numeric_shares(values: pd.Series, edges: list[float]) -> np.ndarray:
+    """Share of values in each bin between ``edges`` (open-ended), then the share missing."""
+    v = values.to_numpy(dtype="float64")
+    idx = np.searchsorted(np.asarray(edges, dtype="float64"), v[~np.isnan(v)], side="right")
+    counts = np.bincount(idx, minlength=len(edges) + 1)
+    return np.append(counts, np.isnan(v).sum()) / max(len(v), 1)
+
+
+def category_shares(values: pd.Series) -> dict[str, float]:
+    return {str(k): float(v) for k, v in values.astype(str).value_counts(normalize=True).items()}
+
+
+def reference_stats(
+    frame: pd.DataFrame, categorical: list[str], numeric: list[str], bins: int
+) -> dict[str, dict]:
+    """What drift detection needs of the training window: bin edges and shares per numeric
+    feature, category shares per categorical one (JSON-able; saved by the features stage)."""
+    num = {}
+    for n in numeric:
+        edges = quantile_edges(frame[n], bins)
+        num[n] = {"edges": edges, "shares": numeric_shares(frame[n], edges).tolist()}
+    return {
+        "rows": len(frame),
+        "numeric": num,
+        "categorical": {n: category_shares(frame[n]) for n in categorical},
+    }
+
+
 def numeric_psi(ref: pd.Series, cur: pd.Series, bins: int) -> float:
     """PSI over reference quantile bins; missing values form their own bin."""
-    edges = np.unique(np.nanquantile(ref.to_numpy(dtype="float64"), np.linspace(0, 1, bins + 1)))
-    if len(edges) < 2:
-        edges = np.array([-np.inf, np.inf])
-    edges[0], edges[-1] = -np.inf, np.inf
-
-    def shares(s: pd.Series) -> np.ndarray:
-        v = s.to_numpy(dtype="float64")
-        counts = np.histogram(v[~np.isnan(v)], edges)[0]
-        return np.append(counts, np.isnan(v).sum()) / max(len(v), 1)
-
-    return _psi(shares(ref), shares(cur))
+    edges = quantile_edges(ref, bins)
+    return _psi(numeric_shares(ref, edges), numeric_shares(cur, edges))
 
 
 def categorical_psi(ref: pd.Series, cur: pd.Series) -> float:
     """PSI over the union of categories (unseen categories count against the current window)."""
-    cats = sorted(set(ref.astype(str)) | set(cur.astype(str)))
-    r = ref.astype(str).value_counts(normalize=True).reindex(cats, fill_value=0.0).to_numpy()
-    c = cur.astype(str).value_counts(normalize=True).reindex(cats, fill_value=0.0).to_numpy()
-    return _psi(r, c)
+    return _category_psi(category_shares(ref), category_shares(cur))
+
+
+def _category_psi(ref: dict[str, float], cur: dict[str, float]) -> float:
+    cats = sorted(set(ref) | set(cur))
+    return _psi(
+        np.array([ref.get(c, 0.0) for c in cats]), np.array([cur.get(c, 0.0) for c in cats])
+    )
 
 
 def drift_table(
-    ref: pd.DataFrame,
-    cur: pd.DataFrame,
-    categorical: list[str],
-    numeric: list[str],
-    bins: int,
-    warn: float,
-    alert: float,
+    reference: dict[str, dict], cur: pd.DataFrame, warn: float, alert: float
 ) -> pd.DataFrame:
-    """PSI of every feature with a status: ok (< warn), warn, or alert (>= alert)."""
+    """PSI of every feature in ``reference`` (see :func:`reference_stats`) against ``cur``, with
+    a status: ok (< warn), warn, or alert (>= alert)."""
     rows = [
-        {"feature": n, "kind": "categorical", "psi": categorical_psi(ref[n], cur[n])}
-        for n in categorical
+        {"feature": n, "kind": "categorical", "psi": _category_psi(shares, category_shares(cur[n]))}
+        for n, shares in reference["categorical"].items()
     ]
     rows += [
-        {"feature": n, "kind": "numeric", "psi": numeric_psi(ref[n], cur[n], bins)} for n in numeric
+        {
+            "feature": n,
+            "kind": "numeric",
+            "psi": _psi(np.asarray(r["shares"]), numeric_shares(cur[n], r["edges"])),
+        }
+        for n, r in reference["numeric"].items()
     ]
     table = pd.DataFrame(rows)
     table["status"] = np.select(

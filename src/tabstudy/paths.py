@@ -47,6 +47,11 @@ def processed(split: str) -> Path:
     return root() / "data" / "processed" / f"{split}.parquet"
 
 
+def reference_stats() -> Path:
+    """Training-window statistics for drift detection (written with the processed splits)."""
+    return root() / "data" / "processed" / "reference_stats.json"
+
+
 def models_dir() -> Path:
     return root() / "models"
 

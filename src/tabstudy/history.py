@@ -1,0 +1,132 @@
+"""Point-in-time historical delay rates.
+
+A flight's outcome (late or not) becomes known when it has arrived. We take that moment
+conservatively as ``actual departure + air time + margin`` (``features.outcome_margin_minutes``,
+default 60), so a rate never counts a flight that had not landed yet. For a prediction at time
+``t`` the rate of a group (route, carrier, origin) over a window ``W`` counts the flights of that
+group whose outcome became known in ``[t - W, t)``. Rates are smoothed toward the overall rate of
+the same window, so small groups do not produce extreme values:
+
+    rate = (late + m * overall_rate) / (count + m)
+
+Everything is vectorised: events are sorted once per (group, time) and each query is two binary
+searches into cumulative sums, so 336,776 flights x 6 rates take well under a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+WINDOWS_DAYS: tuple[int, ...] = (7, 28)
+GROUPS: dict[str, tuple[str, ...]] = {
+    "route": ("origin", "dest"),
+    "carrier": ("carrier",),
+    "origin": ("origin",),
+}
+_SPAN = np.int64(1) << np.int64(
+    40
+)  # > any time range in seconds, so (group, time) sorts as one key
+
+
+@dataclass(frozen=True)
+class Events:
+    """Resolved flights as history events: group code, time known (s), late flag."""
+
+    codes: np.ndarray
+    times: np.ndarray
+    late: np.ndarray
+
+
+def outcome_known_at(flights: pd.DataFrame, margin_minutes: float) -> pd.Series:
+    """When each flight's outcome is known: actual departure + air time + margin (NaT if none)."""
+    minutes = flights["dep_delay"] + flights["air_time"] + margin_minutes
+    return flights["sched_dep_utc"] + pd.to_timedelta(minutes, unit="min")
+
+
+def _seconds(times: pd.Series) -> np.ndarray:
+    return times.astype("datetime64[ns, UTC]").astype("int64").to_numpy() // 10**9
+
+
+def group_codes(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+    """An integer code per distinct combination of ``columns`` (vectorised)."""
+    return frame.groupby(list(columns), sort=True, dropna=False).ngroup().to_numpy(dtype="int64")
+
+
+def window_counts(
+    events: Events, q_codes: np.ndarray, q_times: np.ndarray, window_s: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Events and late events with the query's group and time in ``[t - window, t)``."""
+    order = np.lexsort((events.times, events.codes))
+    keys = events.codes[order] * _SPAN + events.times[order]
+    cum = np.concatenate([[0], np.cumsum(events.late[order])])
+    valid = q_codes >= 0
+    base = np.where(valid, q_codes, 0) * _SPAN
+    hi = np.searchsorted(keys, base + q_times, side="left")
+    lo = np.searchsorted(keys, base + q_times - window_s, side="left")
+    count = np.where(valid, hi - lo, 0)
+    late = np.where(valid, cum[hi] - cum[lo], 0)
+    return count, late
+
+
+def smoothed(late: np.ndarray, count: np.ndarray, prior: np.ndarray, strength: float) -> np.ndarray:
+    """Shrink a rate toward ``prior``; NaN where there is no prior yet (start of the data)."""
+    return (late + strength * prior) / (count + strength)
+
+
+def add_history_rates(
+    flights: pd.DataFrame, margin_minutes: float, strength: float
+) -> pd.DataFrame:
+    """Add ``hist_<group>_<W>d`` rates (and ``hist_route_28d_n``) as of each prediction time.
+
+    ``flights`` needs ``sched_dep_utc``, ``prediction_time``, ``dep_delay``, ``air_time``,
+    ``arr_delay``, the label ``y`` and the group columns. Only resolved flights (arrival delay
+    known) are history events.
+    """
+    out = flights.copy()
+    resolved = (
+        out["arr_delay"].notna() & out["air_time"].notna() & out["dep_delay"].notna()
+    ).to_numpy()
+    ev_times = _seconds(outcome_known_at(out.loc[resolved], margin_minutes))
+    ev_late = out.loc[resolved, "y"].to_numpy(dtype="int64")
+    q_times = _seconds(out["prediction_time"])
+    codes = {name: group_codes(out, cols) for name, cols in GROUPS.items()}
+    codes["all"] = np.zeros(len(out), dtype="int64")
+    for days in WINDOWS_DAYS:
+        w = days * 86400
+        counts = {
+            name: window_counts(Events(c[resolved], ev_times, ev_late), c, q_times, w)
+            for name, c in codes.items()
+        }
+        n_all, late_all = counts.pop("all")
+        prior = np.where(n_all > 0, late_all / np.maximum(n_all, 1), np.nan)
+        for name, (n, late) in counts.items():
+            out[f"hist_{name}_{days}d"] = smoothed(late, n, prior, strength)
+        if days == max(WINDOWS_DAYS):
+            out[f"hist_route_{days}d_n"] = counts["route"][0].astype("float64")
+    return out
+
+
+def naive_history_rate(
+    flights: pd.DataFrame,
+    index: int,
+    group: tuple[str, ...],
+    days: int,
+    margin_minutes: float,
+    strength: float,
+) -> float:
+    """The same rate for one flight by brute force (for tests and the benchmark's baseline)."""
+    row = flights.iloc[index]
+    t = row["prediction_time"]
+    known = outcome_known_at(flights, margin_minutes)
+    in_window = known.notna() & (known < t) & (known >= t - pd.Timedelta(days=days))
+    all_n = int(in_window.sum())
+    if all_n == 0:
+        return float("nan")
+    prior = flights.loc[in_window, "y"].mean()
+    same = in_window.copy()
+    for col in group:
+        same &= flights[col] == row[col]
+    return float((flights.loc[same, "y"].sum() + strength * prior) / (same.sum() + strength))

