@@ -38,7 +38,7 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "validate",
         "02-validate.ipynb",
-        ("validate",),
+        ("validate", "target"),
         deps=("data/raw",),
         metrics=(_m("validate"),),
     ),

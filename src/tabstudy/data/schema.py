@@ -244,6 +244,41 @@ def validate_all(
     return out
 
 
+def check_target(labels: pd.Series, table: str, column: str) -> list[Violation]:
+    """Hard violations of a binary target: all values missing, or a single class."""
+    known = labels.dropna()
+    if known.empty:
+        return [Violation(table, column, "target not all missing", "hard", len(labels), ["<NA>"])]
+    classes = sorted(known.unique().tolist())
+    if len(classes) < 2:
+        return [
+            Violation(
+                table,
+                column,
+                "target has two classes",
+                "hard",
+                len(known),
+                [f"only class {classes[0]!r}"],
+            )
+        ]
+    return []
+
+
+def check_flights_target(
+    flights: pd.DataFrame, delay_minutes: float, unresolved: str
+) -> list[Violation]:
+    """The flights label (arrival delay >= ``delay_minutes``) must have two classes."""
+    if "arr_delay" not in flights.columns or not pd.api.types.is_numeric_dtype(
+        flights["arr_delay"]
+    ):
+        return []  # already a hard violation of the column rules
+    delay = flights["arr_delay"]
+    late = (delay >= delay_minutes).astype("float64").where(delay.notna())
+    if unresolved == "positive":
+        late = late.fillna(1.0)
+    return check_target(late, "flights", "arr_delay")
+
+
 def raise_for_hard(violations: list[Violation], files: dict[str, str]) -> None:
     """Raise :class:`DataValidationError` listing every hard violation, if any."""
     hard = [v for v in violations if v.severity == "hard"]
