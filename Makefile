@@ -48,7 +48,7 @@ format: install ## ruff format + autofix
 	$(BIN)/ruff format src tests tools benchmarks
 
 lab: install ## Open JupyterLab on notebooks/ with this environment as the kernel
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 dvc-yaml: install ## Regenerate dvc.yaml from src/tabstudy/stages.py
 	$(BIN)/python -m tabstudy.pipeline dvc-yaml > dvc.yaml.tmp && mv dvc.yaml.tmp dvc.yaml
