@@ -287,27 +287,9 @@ def build_features(
             departure plus air time (history rates only use known outcomes).
         history_smoothing: pseudo-count shrinking history rates toward the overall rate.
     """
-    flights = add_label(tables["flights"], delay_minutes, unresolved)
     # congestion counts every scheduled flight, so it is computed before unresolved ones drop
-    sched = add_congestion(schedule_times(tables["flights"]))
-    flights = schedule_times(flights).merge(
-        sched[
-            [
-                "year",
-                "month",
-                "day",
-                "carrier",
-                "flight",
-                "sched_dep_time",
-                "origin",
-                "origin_hour_departures",
-            ]
-        ].drop_duplicates(
-            ["year", "month", "day", "carrier", "flight", "sched_dep_time", "origin"]
-        ),
-        on=["year", "month", "day", "carrier", "flight", "sched_dep_time", "origin"],
-        how="left",
-    )
+    flights = add_congestion(schedule_times(tables["flights"]))
+    flights = add_label(flights, delay_minutes, unresolved)
     flights = add_plane_features(flights, tables["planes"])
     flights = add_weather_asof(flights, tables["weather"], horizon_hours)
     flights = history.add_history_rates(flights, outcome_margin_minutes, history_smoothing)

@@ -26,9 +26,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "carrier": ("carrier",),
     "origin": ("origin",),
 }
-_SPAN = np.int64(1) << np.int64(
-    40
-)  # > any time range in seconds, so (group, time) sorts as one key
+# larger than any time range in seconds, so (group, time) sorts as one integer key
+_SPAN = np.int64(1) << np.int64(40)
 
 
 @dataclass(frozen=True)
@@ -62,13 +61,10 @@ def window_counts(
     order = np.lexsort((events.times, events.codes))
     keys = events.codes[order] * _SPAN + events.times[order]
     cum = np.concatenate([[0], np.cumsum(events.late[order])])
-    valid = q_codes >= 0
-    base = np.where(valid, q_codes, 0) * _SPAN
+    base = q_codes * _SPAN
     hi = np.searchsorted(keys, base + q_times, side="left")
     lo = np.searchsorted(keys, base + q_times - window_s, side="left")
-    count = np.where(valid, hi - lo, 0)
-    late = np.where(valid, cum[hi] - cum[lo], 0)
-    return count, late
+    return hi - lo, cum[hi] - cum[lo]
 
 
 def smoothed(late: np.ndarray, count: np.ndarray, prior: np.ndarray, strength: float) -> np.ndarray:
