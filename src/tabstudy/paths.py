@@ -33,9 +33,24 @@ def notebooks_dir() -> Path:
     return root() / "notebooks"
 
 
+def resolve(path: str | Path) -> Path:
+    """A path from params.yaml: absolute as given, relative to the project root otherwise."""
+    path = Path(path)
+    return path if path.is_absolute() else root() / path
+
+
+def external_dir() -> Path:
+    """Where your own data files go (a DVC dependency of the ingest stage)."""
+    return root() / "external"
+
+
+def raw_dir() -> Path:
+    return root() / "data" / "raw"
+
+
 def raw(table: str) -> Path:
     """Parquet file of an ingested raw table (immutable once written)."""
-    return root() / "data" / "raw" / f"{table}.parquet"
+    return raw_dir() / f"{table}.parquet"
 
 
 def interim(name: str) -> Path:
@@ -45,6 +60,12 @@ def interim(name: str) -> Path:
 def processed(split: str) -> Path:
     """Parquet file of a processed split (train, valid or test)."""
     return root() / "data" / "processed" / f"{split}.parquet"
+
+
+def feature_spec() -> Path:
+    """The feature spec in force (written with the processed splits; model, baselines, model card
+    and monitoring read it)."""
+    return root() / "data" / "processed" / "feature_spec.json"
 
 
 def reference_stats() -> Path:
@@ -77,6 +98,11 @@ def reports_dir() -> Path:
 def metrics_file(stage: str) -> Path:
     """The JSON metrics a stage writes (declared as DVC metrics)."""
     return reports_dir() / "metrics" / f"{stage}.json"
+
+
+def anomalies_report() -> Path:
+    """The validate stage's anomalies report: every contract rule, rows breaking it, examples."""
+    return reports_dir() / "anomalies.json"
 
 
 def figures_dir(stage: str) -> Path:

@@ -7,18 +7,21 @@ Usage (``python -m tabstudy.pipeline ...``; DVC calls ``run``)::
     dvc-yaml [--check]   print dvc.yaml generated from the stage registry (or check it is current)
     refresh-notebooks    re-execute every notebook under the smoke profile in a scratch work dir
                          and store the outputs in notebooks/ as nbval's reference
+    sync-parameters      rewrite each notebook's parameters cell from params.yaml
 
 A stage runs in a transaction: its writes go to ``.staging/<stage>`` (see :mod:`artifacts`) and
 move into place only when every cell succeeded. On a failing cell the executed notebook, with
 papermill's red error banner at the top, is published to ``reports/notebooks`` and its HTML to
-``reports/html`` so the error is visible; nothing else of the stage is written, and the command
-exits non-zero.
+``reports/html`` so the error is visible; nothing else of the stage is written, the outputs of
+the last successful run stay in place (dvc.yaml marks every output ``persist``, so DVC does not
+delete them first), and the command exits non-zero.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import pprint
 import shutil
 import sys
 import tempfile
@@ -110,8 +113,16 @@ def run_stage(name: str) -> int:
         return 1
     finally:
         os.environ.pop(artifacts.STAGING_ENV, None)
+    for out in directory_outs(s):
+        (staging / out).mkdir(parents=True, exist_ok=True)
+        artifacts.mark_whole_dir(staging / out)  # replaces last run's directory, stale files too
     artifacts.commit_staging(staging, root)
     return 0
+
+
+def directory_outs(s: Stage) -> list[str]:
+    """The stage's declared outputs that are directories (no file suffix)."""
+    return [o for o in (*s.outs, *s.plots) if not Path(o).suffix]
 
 
 def _clean(notebook: Path) -> None:
@@ -211,7 +222,9 @@ def _stage_yaml(s: Stage, root: Path, params: dict[str, Any]) -> dict[str, Any]:
             f"reports/notebooks/{s.notebook}",
             f"reports/html/{s.notebook.replace('.ipynb', '.html')}",
         ]
-    body["outs"] = outs
+    # persist: DVC must not delete the outputs before the stage runs; the runner replaces them
+    # only when the stage succeeds, so a failing stage leaves the last good outputs in place
+    body["outs"] = [{o: {"persist": True}} for o in outs]
     return body
 
 
@@ -287,6 +300,39 @@ def dvc_yaml(root: Path | None = None) -> str:
     return header + yaml.safe_dump(doc, sort_keys=False, width=100)
 
 
+# --- parameters cells -----------------------------------------------------------------------------
+
+PARAMETERS_HEADER = (
+    "# Parameters: defaults equal params.yaml (the full study). papermill injects the\n"
+    "# pipeline's values below; $TABSTUDY_PROFILE=smoke selects the smoke profile.\n"
+)
+
+
+def parameters_source(s: Stage, params: dict[str, Any]) -> str:
+    """The parameters cell of a stage's notebook: params.yaml's values of what the stage reads."""
+    values = stage_parameters(s, params)
+    lines = [f"{k} = {pprint.pformat(v, width=100, sort_dicts=False)}" for k, v in values.items()]
+    return PARAMETERS_HEADER + "\n".join(lines)
+
+
+def sync_parameters() -> list[str]:
+    """Rewrite every notebook's parameters cell from params.yaml; return the notebooks changed."""
+    import nbformat
+
+    params = config.load_params()
+    changed = []
+    for s in STAGES:
+        path = paths.notebooks_dir() / str(s.notebook)
+        nb = nbformat.read(path, as_version=4)
+        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        source = parameters_source(s, params)
+        if cell.source != source:
+            cell.source = source
+            nbformat.write(nb, path)
+            changed.append(path.name)
+    return changed
+
+
 # --- reference notebooks for nbval ---------------------------------------------------------
 
 
@@ -299,6 +345,7 @@ def refresh_notebooks(profile: str = SMOKE) -> None:
     with tempfile.TemporaryDirectory(prefix="tabstudy-refresh-") as tmp:
         work = Path(tmp)
         shutil.copy(repo / "params.yaml", work / "params.yaml")
+        shutil.copytree(repo / "contracts", work / "contracts")
         _kernel_env(work, None, profile)
         for s in STAGES:
             path = repo / "notebooks" / s.notebook
@@ -336,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     gen = sub.add_parser("dvc-yaml", help="print dvc.yaml generated from the stage registry")
     gen.add_argument("--check", action="store_true", help="exit 1 if dvc.yaml is out of date")
     sub.add_parser("refresh-notebooks", help="store smoke-profile outputs in notebooks/ for nbval")
+    sub.add_parser("sync-parameters", help="rewrite notebook parameters cells from params.yaml")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run_stage(args.stage)
@@ -350,6 +398,10 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             return 0
         sys.stdout.write(text)
+        return 0
+    if args.command == "sync-parameters":
+        for name in sync_parameters():
+            print(f"updated parameters of {name}")
         return 0
     refresh_notebooks()
     return 0

@@ -34,18 +34,26 @@ def _m(stage: str) -> str:
 
 PROCESSED = "data/processed"
 STAGES: tuple[Stage, ...] = (
-    Stage("ingest", "01-ingest.ipynb", ("data",), outs=("data/raw",), metrics=(_m("ingest"),)),
+    Stage(
+        "ingest",
+        "01-ingest.ipynb",
+        ("data",),
+        deps=("external",),
+        outs=("data/raw",),
+        metrics=(_m("ingest"),),
+    ),
     Stage(
         "validate",
         "02-validate.ipynb",
-        ("validate", "target"),
-        deps=("data/raw",),
+        ("data", "validate", "target"),
+        deps=("data/raw", "contracts"),
+        outs=("reports/anomalies.json",),
         metrics=(_m("validate"),),
     ),
     Stage(
         "eda",
         "03-eda.ipynb",
-        ("target",),
+        ("data", "target", "features"),
         deps=("data/raw", _m("validate")),
         outs=("reports/figures/eda",),
         metrics=(_m("eda"),),
@@ -53,7 +61,7 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "features",
         "04-features.ipynb",
-        ("target", "features"),
+        ("data", "target", "features"),
         deps=("data/raw", _m("validate")),
         outs=(PROCESSED,),
         metrics=(_m("features"),),
@@ -97,7 +105,13 @@ STAGES: tuple[Stage, ...] = (
         "model_card",
         "09-model_card.ipynb",
         ("model_card",),
-        deps=(_m("evaluate"), _m("train"), _m("features"), "models/best_hparams.json"),
+        deps=(
+            PROCESSED,
+            _m("evaluate"),
+            _m("train"),
+            _m("features"),
+            "models/best_hparams.json",
+        ),
         outs=("reports/model_card.md", "reports/model_card.html"),
     ),
     Stage(

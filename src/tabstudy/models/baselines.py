@@ -18,31 +18,31 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from tabstudy.config import BaselinesConfig
-from tabstudy.features import LABEL, categorical_features, numeric_features
+from tabstudy.features import LABEL, FeatureSet
 
 BASELINES: tuple[str, ...] = ("majority", "logreg", "hgb")
 
 
-def majority(cfg: BaselinesConfig, seed: int) -> Pipeline:
+def majority(cfg: BaselinesConfig, spec: FeatureSet, seed: int) -> Pipeline:
     """Always predicts the training positive rate."""
     return make_pipeline(DummyClassifier(strategy="prior"))
 
 
-def logreg(cfg: BaselinesConfig, seed: int) -> Pipeline:
+def logreg(cfg: BaselinesConfig, spec: FeatureSet, seed: int) -> Pipeline:
     """One-hot categoricals (rare ones grouped), imputed scaled numerics, logistic regression."""
     pre = ColumnTransformer(
         [
             (
                 "cat",
                 OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20),
-                categorical_features(),
+                spec.categorical(),
             ),
             (
                 "num",
                 make_pipeline(
                     SimpleImputer(strategy="median", add_indicator=True), StandardScaler()
                 ),
-                numeric_features(),
+                spec.numeric(),
             ),
         ]
     )
@@ -50,9 +50,9 @@ def logreg(cfg: BaselinesConfig, seed: int) -> Pipeline:
     return make_pipeline(pre, clf)
 
 
-def hgb(cfg: BaselinesConfig, seed: int) -> Pipeline:
+def hgb(cfg: BaselinesConfig, spec: FeatureSet, seed: int) -> Pipeline:
     """HistGradientBoosting with native categorical support and validation early stopping."""
-    cats = categorical_features()
+    cats = spec.categorical()
     pre = ColumnTransformer(
         [
             (
@@ -64,7 +64,7 @@ def hgb(cfg: BaselinesConfig, seed: int) -> Pipeline:
                 ),
                 cats,
             ),
-            ("num", "passthrough", numeric_features()),
+            ("num", "passthrough", spec.numeric()),
         ]
     )
     clf = HistGradientBoostingClassifier(
@@ -80,7 +80,7 @@ def hgb(cfg: BaselinesConfig, seed: int) -> Pipeline:
     return make_pipeline(pre, clf)
 
 
-FACTORIES: dict[str, Callable[[BaselinesConfig, int], Pipeline]] = {
+FACTORIES: dict[str, Callable[[BaselinesConfig, FeatureSet, int], Pipeline]] = {
     "majority": majority,
     "logreg": logreg,
     "hgb": hgb,
@@ -88,20 +88,24 @@ FACTORIES: dict[str, Callable[[BaselinesConfig, int], Pipeline]] = {
 
 
 def fit_predict(
-    train: pd.DataFrame, frames: dict[str, pd.DataFrame], cfg: BaselinesConfig, seed: int
+    train: pd.DataFrame,
+    frames: dict[str, pd.DataFrame],
+    spec: FeatureSet,
+    cfg: BaselinesConfig,
+    seed: int,
 ) -> pd.DataFrame:
     """Fit every baseline on ``train``; return long-format predictions for each frame.
 
     Returns columns ``split``, ``row`` (row number within the split), ``y`` and one probability
     column per baseline.
     """
-    x_cols = categorical_features() + numeric_features()
+    x_cols = spec.categorical() + spec.numeric()
     out = {
         name: pd.DataFrame({"split": name, "row": np.arange(len(f)), LABEL: f[LABEL].to_numpy()})
         for name, f in frames.items()
     }
     for model_name in BASELINES:
-        model = FACTORIES[model_name](cfg, seed).fit(train[x_cols], train[LABEL])
+        model = FACTORIES[model_name](cfg, spec, seed).fit(train[x_cols], train[LABEL])
         for name, f in frames.items():
             out[name][model_name] = model.predict_proba(f[x_cols])[:, 1]
     return pd.concat(out.values(), ignore_index=True)

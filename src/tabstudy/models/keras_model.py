@@ -24,7 +24,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from tabstudy.features import LABEL, categorical_features, numeric_features
+from tabstudy.features import LABEL, FeatureSet
 
 NUMERIC_INPUT = "numeric"
 MIN_CATEGORY_COUNT = 5
@@ -74,58 +74,70 @@ def vocabulary(values: pd.Series, min_count: int = MIN_CATEGORY_COUNT) -> list[s
     return sorted(counts.index.tolist(), key=lambda v: (-int(counts[v]), v))
 
 
-def raw_inputs() -> dict[str, keras.KerasTensor]:
+def raw_inputs(categorical: list[str], numeric: list[str]) -> dict[str, keras.KerasTensor]:
     """One Keras input per raw feature: strings for categoricals, float32 for numerics."""
-    cats = {n: keras.Input(shape=(1,), dtype="string", name=n) for n in categorical_features()}
-    nums = {n: keras.Input(shape=(1,), dtype="float32", name=n) for n in numeric_features()}
+    cats = {n: keras.Input(shape=(1,), dtype="string", name=n) for n in categorical}
+    nums = {n: keras.Input(shape=(1,), dtype="float32", name=n) for n in numeric}
     return {**cats, **nums}
 
 
-def build_preprocessor(train: pd.DataFrame) -> keras.Model:
+def input_columns(model: keras.Model) -> tuple[list[str], list[str]]:
+    """The categorical (string) and numeric raw inputs a preprocessor or exported model takes."""
+    tensors = model.inputs
+    cats = [t.name for t in tensors if t.dtype == "string"]
+    nums = [t.name for t in tensors if t.dtype != "string"]
+    return cats, nums
+
+
+def build_preprocessor(train: pd.DataFrame, spec: FeatureSet) -> keras.Model:
     """Learn vocabularies and numeric statistics from ``train``; map raw inputs to encoded ones."""
-    inputs = raw_inputs()
+    inputs = raw_inputs(spec.categorical(), spec.numeric())
     encoded: dict[str, Any] = {}
-    for name in categorical_features():
+    for name in spec.categorical():
         lookup = keras.layers.StringLookup(
             vocabulary=vocabulary(train[name]), num_oov_indices=1, name=f"lookup_{name}"
         )
         encoded[name] = lookup(inputs[name])
-    nums = train[numeric_features()].astype("float64")
-    std = nums.std().fillna(1.0).replace(0.0, 1.0)
-    layer = ImputeNormalize(nums.mean().fillna(0.0).tolist(), std.tolist(), name="impute_normalize")
-    encoded[NUMERIC_INPUT] = layer([inputs[n] for n in numeric_features()])
+    if spec.numeric():
+        nums = train[spec.numeric()].astype("float64")
+        std = nums.std().fillna(1.0).replace(0.0, 1.0)
+        mean = nums.mean().fillna(0.0)
+        layer = ImputeNormalize(mean.tolist(), std.tolist(), name="impute_normalize")
+        encoded[NUMERIC_INPUT] = layer([inputs[n] for n in spec.numeric()])
     return keras.Model(inputs, encoded, name="preprocessor")
 
 
 def vocab_sizes(preprocessor: keras.Model) -> dict[str, int]:
     """Number of indices (vocabulary + OOV) of each categorical lookup."""
-    return {
-        n: preprocessor.get_layer(f"lookup_{n}").vocabulary_size() for n in categorical_features()
-    }
+    cats, _ = input_columns(preprocessor)
+    return {n: preprocessor.get_layer(f"lookup_{n}").vocabulary_size() for n in cats}
 
 
-def raw_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """A frame's features as the (n, 1) arrays the raw inputs take."""
-    out = {
-        n: frame[n].astype(str).to_numpy(dtype=object).reshape(-1, 1)
-        for n in categorical_features()
-    }
-    out.update({n: frame[n].to_numpy(dtype="float32").reshape(-1, 1) for n in numeric_features()})
+def raw_arrays(frame: pd.DataFrame, model: keras.Model) -> dict[str, np.ndarray]:
+    """A frame's features as the (n, 1) arrays the raw inputs of ``model`` take."""
+    cats, nums = input_columns(model)
+    out = {n: frame[n].astype(str).to_numpy(dtype=object).reshape(-1, 1) for n in cats}
+    out.update({n: frame[n].to_numpy(dtype="float32").reshape(-1, 1) for n in nums})
     return out
 
 
-def raw_dataset(frame: pd.DataFrame, batch_size: int) -> Any:
+def raw_dataset(frame: pd.DataFrame, model: keras.Model, batch_size: int) -> Any:
     """A batched ``tf.data.Dataset`` of a frame's raw features (string tensors need tf.data)."""
     import tensorflow as tf
 
-    return tf.data.Dataset.from_tensor_slices(raw_arrays(frame)).batch(batch_size)
+    return tf.data.Dataset.from_tensor_slices(raw_arrays(frame, model)).batch(batch_size)
 
 
 def encode(
     preprocessor: keras.Model, frame: pd.DataFrame, batch_size: int = 65536
 ) -> dict[str, np.ndarray]:
     """Run the preprocessor once over a whole frame (vectorised, in large batches)."""
-    return preprocessor.predict(raw_dataset(frame, batch_size), verbose=0)
+    return preprocessor.predict(raw_dataset(frame, preprocessor, batch_size), verbose=0)
+
+
+def numeric_width(encoded: Mapping[str, np.ndarray]) -> int:
+    """Width of the encoded numeric block (0 when the data has no numeric feature)."""
+    return int(encoded[NUMERIC_INPUT].shape[1]) if NUMERIC_INPUT in encoded else 0
 
 
 def labels(frame: pd.DataFrame) -> np.ndarray:
@@ -137,12 +149,15 @@ def build_core(
 ) -> keras.Model:
     """The trainable network over encoded inputs, compiled with Adam and AUC metrics."""
     cat_inputs = {n: keras.Input(shape=(1,), dtype="int64", name=n) for n in sizes}
-    num_input = keras.Input(shape=(n_numeric,), dtype="float32", name=NUMERIC_INPUT)
+    inputs: dict[str, Any] = dict(cat_inputs)
     parts = [
         keras.layers.Flatten()(keras.layers.Embedding(size, hp.embedding_dim, name=f"emb_{n}")(t))
         for n, (size, t) in ((n, (sizes[n], cat_inputs[n])) for n in sizes)
     ]
-    x = keras.layers.Concatenate()([*parts, num_input])
+    if n_numeric:
+        inputs[NUMERIC_INPUT] = keras.Input(shape=(n_numeric,), dtype="float32", name=NUMERIC_INPUT)
+        parts.append(inputs[NUMERIC_INPUT])
+    x = keras.layers.Concatenate()(parts) if len(parts) > 1 else parts[0]
     for i in range(hp.layers):
         x = keras.layers.Dense(hp.units, activation="relu", name=f"dense_{i}")(x)
         x = keras.layers.Dropout(hp.dropout, name=f"dropout_{i}")(x)
@@ -150,10 +165,10 @@ def build_core(
     out = keras.layers.Dense(
         1,
         activation="sigmoid",
-        name="p_late",
+        name="p_positive",
         bias_initializer=keras.initializers.Constant(np.log(p / (1 - p))),
     )(x)
-    model = keras.Model({**cat_inputs, NUMERIC_INPUT: num_input}, out, name="core")
+    model = keras.Model(inputs, out, name="core")
     model.compile(
         optimizer=keras.optimizers.Adam(hp.learning_rate),
         loss="binary_crossentropy",
@@ -163,15 +178,15 @@ def build_core(
 
 
 def export_model(preprocessor: keras.Model, core: keras.Model) -> keras.Model:
-    """The servable model: raw features in, probability of a late arrival out."""
-    inputs = raw_inputs()
+    """The servable model: raw features in, probability of the positive class out."""
+    inputs = raw_inputs(*input_columns(preprocessor))
     out = core(preprocessor(inputs))
-    return keras.Model(inputs, out, name="flight_delay")
+    return keras.Model(inputs, out, name="tabstudy_model")
 
 
 def predict(model: keras.Model, frame: pd.DataFrame, batch_size: int = 65536) -> np.ndarray:
     """Probabilities from the exported (raw-feature) model."""
-    return model.predict(raw_dataset(frame, batch_size), verbose=0).reshape(-1)
+    return model.predict(raw_dataset(frame, model, batch_size), verbose=0).reshape(-1)
 
 
 def training_callbacks(patience: int) -> list[keras.callbacks.Callback]:

@@ -1,0 +1,178 @@
+"""Generic features for your own table (``data.source: file``).
+
+The label is ``target.column == target.positive``. Each remaining column becomes a feature as it
+is, categorical or numeric as declared in params.yaml ``features`` (inferred from its type when
+not declared), except ``features.exclude``, the time column and the target. The rows are split
+by time (oldest to train, newest to test) when ``features.time_column`` is set, and by a
+stratified random split otherwise. Feature names are the column names made safe for Keras input
+names (``mean radius`` -> ``mean_radius``).
+
+Leakage is the user's responsibility here: every column of a row is assumed known at prediction
+time. List identifiers and columns recorded after the outcome under ``features.exclude``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from tabstudy.config import FeaturesConfig, TargetConfig
+from tabstudy.features import LABEL, MISSING_CATEGORY, Feature, FeatureSet
+
+SPLIT_TIME = "split_time"
+GENERIC_ASOF = "a column of the input row; declared known at prediction time"
+
+
+class FeatureConfigError(ValueError):
+    """The target or feature columns declared in params.yaml do not fit the data."""
+
+
+def safe_name(column: str) -> str:
+    """A Keras- and SavedModel-safe input name for a column."""
+    name = re.sub(r"\W+", "_", str(column)).strip("_")
+    return name if name and not name[0].isdigit() else f"f_{name}"
+
+
+def labels(frame: pd.DataFrame, column: str, positive: object, file: str) -> pd.Series:
+    """1.0 where ``column == positive``, 0.0 elsewhere, NaN where the target is missing.
+
+    Numeric targets compare numerically (``positive: 1`` matches ``1.0``), others as text.
+    """
+    if column not in frame.columns:
+        raise FeatureConfigError(
+            f"{file}: target column {column!r} not found; columns: {list(frame.columns)[:10]}"
+        )
+    values = frame[column]
+    if pd.api.types.is_numeric_dtype(values) and not isinstance(positive, str):
+        hit = values.astype("float64") == float(positive)  # type: ignore[arg-type]
+    else:
+        hit = values.astype(str) == str(positive)
+    if not hit.any():
+        seen = values.dropna().astype(str).value_counts().index[:5].tolist()
+        raise FeatureConfigError(
+            f"{file}: target column {column!r} never equals positive={positive!r}; "
+            f"values seen: {seen}"
+        )
+    return hit.astype("float64").where(values.notna())
+
+
+def infer_columns(
+    frame: pd.DataFrame, target: str, cfg: FeaturesConfig, file: str
+) -> tuple[list[str], list[str]]:
+    """Categorical and numeric feature columns: declared ones, or inferred from the types.
+
+    Inference: numbers are numeric, everything else categorical; text columns with a distinct
+    value on every row are identifiers and left out.
+    """
+    skip = {target, *(cfg.exclude or []), *([cfg.time_column] if cfg.time_column else [])}
+    declared = [*(cfg.categorical or []), *(cfg.numeric or [])]
+    unknown = [c for c in [*declared, *cfg.exclude, *cfg.slices] if c not in frame.columns]
+    if unknown:
+        raise FeatureConfigError(
+            f"{file}: column(s) {', '.join(map(repr, unknown))} named in params.yaml features "
+            f"are not in the data; columns: {list(frame.columns)[:10]}"
+        )
+    candidates = [c for c in frame.columns if c not in skip]
+    if cfg.categorical is not None:
+        cats = [c for c in cfg.categorical if c not in skip]
+    else:
+        cats = [
+            c
+            for c in candidates
+            if c not in (cfg.numeric or [])
+            and not _is_number(frame[c])
+            and frame[c].nunique() < len(frame)
+        ]
+    if cfg.numeric is not None:
+        nums = [c for c in cfg.numeric if c not in skip]
+    else:
+        nums = [c for c in candidates if c not in cats and _is_number(frame[c])]
+    if not cats and not nums:
+        raise FeatureConfigError(f"{file}: no feature columns left after excluding {sorted(skip)}")
+    return cats, nums
+
+
+def _is_number(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+
+
+def feature_set(cats: list[str], nums: list[str], file: str, slices: list[str]) -> FeatureSet:
+    """The spec of generic features (one per column)."""
+    feats = [
+        Feature(safe_name(c), kind, file, GENERIC_ASOF, f"column {c!r} as given")
+        for kind, cols in (("categorical", cats), ("numeric", nums))
+        for c in cols
+    ]
+    return FeatureSet(tuple(feats), tuple(safe_name(s) for s in slices), time_column=None)
+
+
+def build(
+    frame: pd.DataFrame, target: TargetConfig, cfg: FeaturesConfig, file: str
+) -> tuple[pd.DataFrame, FeatureSet]:
+    """Model-ready rows (features, label, slice and time columns) and their spec.
+
+    Rows whose target is missing are dropped.
+    """
+    if target.column is None or target.positive is None:
+        raise FeatureConfigError("data.source 'file' needs target.column and target.positive")
+    y = labels(frame, target.column, target.positive, file)
+    cats, nums = infer_columns(frame, target.column, cfg, file)
+    spec = feature_set(cats, nums, file, cfg.slices)
+    out = pd.DataFrame(index=frame.index)
+    for c in cats:
+        out[safe_name(c)] = frame[c].astype("string").fillna(MISSING_CATEGORY).astype(object)
+    for c in nums:
+        out[safe_name(c)] = pd.to_numeric(frame[c], errors="raise").astype("float64")
+    for s in cfg.slices:
+        if safe_name(s) not in out.columns:
+            out[safe_name(s)] = frame[s]
+    if cfg.time_column:
+        out[SPLIT_TIME] = pd.to_datetime(frame[cfg.time_column], errors="raise")
+    out[LABEL] = y
+    out = out.loc[y.notna()].reset_index(drop=True)
+    out[LABEL] = out[LABEL].astype("int8")
+    return out, spec
+
+
+def split(
+    frame: pd.DataFrame, valid_frac: float, test_frac: float, seed: int, ordered: bool
+) -> dict[str, pd.DataFrame]:
+    """Train/valid/test: by time (``ordered``, on :data:`SPLIT_TIME`) or stratified random."""
+    n = len(frame)
+    rarest = int(frame[LABEL].value_counts().min()) if frame[LABEL].nunique() == 2 else 0
+    if rarest < 3:
+        raise FeatureConfigError(
+            f"the rarer class has {rarest} row(s); train, valid and test need one each at least"
+        )
+    if ordered:
+        order = np.argsort(frame[SPLIT_TIME].to_numpy(), kind="stable")
+        n_test, n_valid = round(n * test_frac), round(n * valid_frac)
+        cut = n - n_test - n_valid
+        index = {
+            "train": order[:cut],
+            "valid": order[cut : n - n_test],
+            "test": order[n - n_test :],
+        }
+    else:
+        rows = np.arange(n)
+        rest, test = train_test_split(
+            rows, test_size=test_frac, stratify=frame[LABEL], random_state=seed
+        )
+        train, valid = train_test_split(
+            rest,
+            test_size=valid_frac / (1 - test_frac),
+            stratify=frame[LABEL].to_numpy()[rest],
+            random_state=seed,
+        )
+        index = {"train": np.sort(train), "valid": np.sort(valid), "test": np.sort(test)}
+    parts = {k: frame.iloc[v].reset_index(drop=True) for k, v in index.items()}
+    for name, part in parts.items():
+        if part[LABEL].nunique() < 2:
+            raise FeatureConfigError(
+                f"split '{name}' has {len(part)} rows and a single class; "
+                "use more data or larger valid_frac/test_frac"
+            )
+    return parts

@@ -1,0 +1,98 @@
+"""Generic features for your own table: the label, inferred columns, and both kinds of split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tabstudy import config, tabular
+from tabstudy.features import LABEL, MISSING_CATEGORY
+from tabstudy.tabular import FeatureConfigError
+
+SPLIT = {"valid_start": "2013-09-01", "test_start": "2013-11-01"}
+
+
+def _features(**kw: object) -> config.FeaturesConfig:
+    return config.FeaturesConfig(split=SPLIT, **kw)
+
+
+def _table(n: int = 200, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "customer id": [f"c{i}" for i in range(n)],
+            "plan": rng.choice(["basic", "pro", None], n),
+            "monthly spend": rng.gamma(2.0, 30.0, n),
+            "tenure": rng.integers(1, 60, n),
+            "signed_up": pd.date_range("2020-01-01", periods=n, freq="D").astype(str),
+            "churned": rng.choice(["yes", "no"], n, p=[0.3, 0.7]),
+        }
+    )
+
+
+def test_labels_text_and_numeric() -> None:
+    frame = pd.DataFrame({"t": ["yes", "no", None], "n": [1.0, 0.0, np.nan]})
+    pd.testing.assert_series_equal(
+        tabular.labels(frame, "t", "yes", "f.csv"), pd.Series([1.0, 0.0, np.nan], name="t")
+    )
+    assert tabular.labels(frame, "n", 1, "f.csv").tolist()[:2] == [1.0, 0.0]
+    with pytest.raises(FeatureConfigError, match=r"f\.csv: target column 'zz' not found"):
+        tabular.labels(frame, "zz", 1, "f.csv")
+    with pytest.raises(FeatureConfigError, match=r"never equals positive='maybe'; values seen"):
+        tabular.labels(frame, "t", "maybe", "f.csv")
+
+
+def test_inferred_columns_skip_ids_target_and_time() -> None:
+    cats, nums = tabular.infer_columns(
+        _table(), "churned", _features(time_column="signed_up"), "f.csv"
+    )
+    assert cats == ["plan"] and nums == ["monthly spend", "tenure"]  # 'customer id' is an id
+
+
+def test_declared_columns_and_unknown_names() -> None:
+    cfg = _features(categorical=["tenure"], numeric=["monthly spend"], exclude=["customer id"])
+    assert tabular.infer_columns(_table(), "churned", cfg, "f.csv") == (
+        ["tenure"],
+        ["monthly spend"],
+    )
+    with pytest.raises(FeatureConfigError, match=r"'nope' named in params\.yaml features"):
+        tabular.infer_columns(_table(), "churned", _features(slices=["nope"]), "f.csv")
+
+
+def test_build_gives_safe_names_clean_types_and_spec() -> None:
+    target = config.TargetConfig(column="churned", positive="yes")
+    frame, spec = tabular.build(_table(), target, _features(slices=["plan"]), "f.csv")
+    assert spec.names() == ["customer_id", "plan", "monthly_spend", "tenure", "signed_up"] or (
+        spec.categorical() == ["plan"] and spec.numeric() == ["monthly_spend", "tenure"]
+    )
+    assert spec.slices == ("plan",) and spec.time_column is None
+    assert MISSING_CATEGORY in set(frame["plan"]) and frame["tenure"].dtype == "float64"
+    assert set(frame[LABEL]) == {0, 1}
+
+
+def test_stratified_split_keeps_the_rate_and_is_seeded() -> None:
+    target = config.TargetConfig(column="churned", positive="yes")
+    frame, _ = tabular.build(_table(1000), target, _features(), "f.csv")
+    parts = tabular.split(frame, 0.15, 0.15, seed=3, ordered=False)
+    assert [len(p) for p in parts.values()] == [700, 150, 150]
+    rate = frame[LABEL].mean()
+    assert all(abs(p[LABEL].mean() - rate) < 0.01 for p in parts.values())
+    again = tabular.split(frame, 0.15, 0.15, seed=3, ordered=False)
+    assert all(parts[k].equals(again[k]) for k in parts)
+
+
+def test_time_split_is_ordered() -> None:
+    target = config.TargetConfig(column="churned", positive="yes")
+    shuffled = _table(400).sample(frac=1.0, random_state=1)
+    frame, _ = tabular.build(shuffled, target, _features(time_column="signed_up"), "f.csv")
+    parts = tabular.split(frame, 0.2, 0.2, seed=0, ordered=True)
+    t = {k: p[tabular.SPLIT_TIME] for k, p in parts.items()}
+    assert t["train"].max() < t["valid"].min() and t["valid"].max() < t["test"].min()
+    assert [len(p) for p in parts.values()] == [240, 80, 80]
+
+
+def test_single_class_split_is_refused() -> None:
+    frame = pd.DataFrame({"x": np.arange(20.0), LABEL: [1] + [0] * 19})
+    with pytest.raises(FeatureConfigError, match="rarer class has 1 row"):
+        tabular.split(frame, 0.2, 0.2, seed=0, ordered=False)
