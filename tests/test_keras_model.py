@@ -33,7 +33,7 @@ def trained(frame):
     x = km.encode(pre, frame)
     core = km.build_core(
         km.vocab_sizes(pre),
-        km.numeric_width(x),
+        km.numeric_width(pre),
         km.Hyperparameters(units=16, layers=1, learning_rate=0.01),
         float(frame[fe.LABEL].mean()),
     )
@@ -96,7 +96,7 @@ def test_numeric_only_features_build_and_export() -> None:
     x = km.encode(pre, frame)
     core = km.build_core(
         km.vocab_sizes(pre),
-        km.numeric_width(x),
+        km.numeric_width(pre),
         km.Hyperparameters(units=8, learning_rate=0.05),
         0.5,
     )
@@ -106,3 +106,32 @@ def test_numeric_only_features_build_and_export() -> None:
     from tabstudy.evaluation import metrics as score
 
     assert score(frame[fe.LABEL].to_numpy(), km.predict(model, frame))["roc_auc"] > 0.9
+
+
+def test_tf_data_examples_from_parquet_match_the_preprocessor(frame, tmp_path) -> None:
+    """The cached tf.data path encodes exactly what the preprocessor gives on the frame."""
+    pre = km.build_preprocessor(frame, fe.FLIGHTS)
+    path = tmp_path / "train.parquet"
+    frame.to_parquet(path)
+    examples = km.encoded_examples(path, pre, chunk=64)
+    batch_x, batch_y = next(iter(km.batches(examples, len(frame))))
+    expected = km.encode(pre, frame)
+    for name, values in expected.items():  # exact lookups; floats up to chunking round-off
+        np.testing.assert_allclose(batch_x[name].numpy(), values, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(batch_y.numpy(), km.labels(frame))
+    assert batch_x[km.NUMERIC_INPUT].shape[1] == km.numeric_width(pre)
+
+
+def test_batches_shuffle_is_seeded_and_reshuffles_each_epoch(frame, tmp_path) -> None:
+    pre = km.build_preprocessor(frame, fe.FLIGHTS)
+    path = tmp_path / "train.parquet"
+    frame.to_parquet(path)
+    examples = km.encoded_examples(path, pre)
+
+    def first_epochs(seed: int) -> list[np.ndarray]:
+        ds = km.batches(examples, len(frame), seed)
+        return [next(iter(ds))[1].numpy() for _ in range(2)]
+
+    a, b = first_epochs(3), first_epochs(3)
+    np.testing.assert_array_equal(a[0], b[0])
+    assert not np.array_equal(a[0], a[1]) or a[0].std() == 0

@@ -133,10 +133,15 @@ class FeaturesConfig(_Section):
 
 
 class BaselinesConfig(_Section):
+    """Baselines (``baselines`` section): logistic regression and the tree's search space."""
+
     logreg_c: float = Field(1.0, gt=0.0)
-    hgb_max_iter: int = Field(300, ge=1)
-    hgb_learning_rate: float = Field(0.1, gt=0.0)
-    hgb_max_leaf_nodes: int = Field(31, ge=2)
+    hgb_trials: int = Field(8, ge=1, description="grid points tried (seeded random sample)")
+    hgb_max_iter: int = Field(500, ge=1, description="most boosting iterations per candidate")
+    hgb_learning_rate: list[float] = Field(min_length=1)
+    hgb_max_leaf_nodes: list[int] = Field(min_length=1)
+    hgb_min_samples_leaf: list[int] = Field(min_length=1)
+    hgb_l2_regularization: list[float] = Field(min_length=1)
 
 
 class TuneConfig(_Section):
@@ -144,20 +149,21 @@ class TuneConfig(_Section):
 
     max_trials: int = Field(8, ge=1)
     epochs: int = Field(4, ge=1)
-    batch_size: int = Field(4096, ge=1)
+    batch_size: list[int] = Field(min_length=1, description="batch sizes to try")
     units: list[int] = Field(min_length=1)
     min_layers: int = Field(1, ge=1)
     max_layers: int = Field(3, ge=1)
     dropout_max: float = Field(0.3, ge=0.0, lt=1.0)
     lr_min: float = Field(1e-4, gt=0.0)
     lr_max: float = Field(1e-2, gt=0.0)
-    embedding_dim: int = Field(8, ge=1)
+    embedding_dim: list[int] = Field(min_length=1, description="embedding sizes to try")
 
 
 class TrainConfig(_Section):
+    """Final training (``train`` section); the batch size is the tuned one."""
+
     epochs: int = Field(20, ge=1)
     patience: int = Field(3, ge=1)
-    batch_size: int = Field(4096, ge=1)
 
 
 class EvaluateConfig(_Section):

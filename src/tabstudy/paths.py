@@ -135,6 +135,11 @@ def index_html() -> Path:
     return reports_dir() / "index.html"
 
 
+def tuner_dir() -> Path:
+    """Where keras-tuner keeps resumable search state (git- and DVC-ignored scratch)."""
+    return root() / ".cache" / "tuner"
+
+
 def staging_root() -> Path:
     """Where a running stage writes before its outputs are committed (git- and DVC-ignored)."""
     return root() / ".staging"

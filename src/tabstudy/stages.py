@@ -73,6 +73,7 @@ STAGES: tuple[Stage, ...] = (
         deps=(PROCESSED,),
         outs=("data/interim/baseline_predictions.parquet",),
         metrics=(_m("baselines"),),
+        plots=("reports/plots/baselines/hgb_search.csv",),
     ),
     Stage(
         "tune",

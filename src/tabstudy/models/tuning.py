@@ -1,36 +1,60 @@
-"""A small keras-tuner search over the core network (search space from the ``tune`` section)."""
+"""The keras-tuner search over the core network; its search space is the ``tune`` section.
+
+Search space: units, layers, dropout, learning rate (log scale), embedding size and batch size.
+Bayesian optimisation maximises validation ROC AUC with the study's seed and ``max_trials``
+trials.
+
+**Resumable.** The tuner's state lives in ``.cache/tuner/<key>``, where the key is a digest of
+the search configuration, the seed, the training/validation data and the code that builds and
+fits a trial. keras-tuner saves the
+oracle after every trial, so a search killed mid-way and started again with the same key skips
+the trials that finished and runs only the rest. Any change of space, seed, data or model code
+gives a new key, so a stale search is never resumed.
+
+**Tracked.** Each trial is a W&B run (:mod:`tabstudy.tracking`): its hyperparameters, per-epoch
+metrics and final validation AUC.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import keras
 import keras_tuner as kt
-import numpy as np
 import pandas as pd
 
+from tabstudy import tracking
 from tabstudy.config import TuneConfig
-from tabstudy.models.keras_model import Hyperparameters, build_core
+from tabstudy.models.keras_model import Hyperparameters, batches, build_core
+
+PROJECT = "search"
 
 
 class CoreHyperModel(kt.HyperModel):
-    """Builds the core network from a point of the search space."""
+    """Builds the core network from a point of the search space; fits with its batch size."""
 
     def __init__(
-        self, cfg: TuneConfig, sizes: Mapping[str, int], n_numeric: int, positive_rate: float
+        self,
+        cfg: TuneConfig,
+        sizes: Mapping[str, int],
+        n_numeric: int,
+        positive_rate: float,
+        seed: int,
     ) -> None:
         super().__init__(name="core")
-        self.cfg, self.sizes, self.n_numeric, self.positive_rate = (
-            cfg,
-            dict(sizes),
-            n_numeric,
-            positive_rate,
-        )
+        self.cfg = cfg
+        self.seed = seed
+        self.sizes = dict(sizes)
+        self.n_numeric = n_numeric
+        self.positive_rate = positive_rate
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
-        keras.backend.clear_session(free_memory=False)
+        # a fresh graph per trial, so memory does not grow with the number of trials
+        keras.backend.clear_session(free_memory=True)
         c = self.cfg
         chosen = Hyperparameters(
             units=hp.Choice("units", c.units),
@@ -39,40 +63,91 @@ class CoreHyperModel(kt.HyperModel):
             if c.dropout_max > 0
             else 0.0,
             learning_rate=hp.Float("learning_rate", c.lr_min, c.lr_max, sampling="log"),
-            embedding_dim=c.embedding_dim,
+            embedding_dim=hp.Choice("embedding_dim", c.embedding_dim),
+            batch_size=hp.Choice("batch_size", c.batch_size),
         )
         return build_core(self.sizes, self.n_numeric, chosen, self.positive_rate)
 
+    def fit(
+        self,
+        hp: kt.HyperParameters,
+        model: keras.Model,
+        train: Any,
+        validation_data: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Fit on cached ``tf.data`` examples, batched with the trial's batch size."""
+        size = hp.get("batch_size")
+        valid = batches(validation_data, size) if validation_data is not None else None
+        return model.fit(batches(train, size, self.seed), validation_data=valid, **kwargs)
+
+
+class TrackedBayesianOptimization(kt.BayesianOptimization):
+    """Bayesian optimisation that logs every trial as a W&B run."""
+
+    def __init__(self, *args: Any, group: str = "tune", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.group = group
+
+    def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
+        values = dict(trial.hyperparameters.values)
+        run = tracking.start_run("tune", values, group=self.group, name=f"trial-{trial.trial_id}")
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), tracking.EpochLogger(run)]
+        try:
+            histories = super().run_trial(trial, *args, **kwargs)
+        except BaseException:
+            run.finish(exit_code=1)
+            raise
+        best = max(max(h.history.get("val_auc", [float("nan")])) for h in _as_list(histories))
+        tracking.finish(run, {"val_auc": best, "trial": trial.trial_id})
+        return histories
+
+
+def _as_list(histories: Any) -> list[Any]:
+    return histories if isinstance(histories, list) else [histories]
+
+
+CODE_FILES: tuple[Path, ...] = (Path(__file__), Path(__file__).with_name("keras_model.py"))
+
+
+def search_key(cfg: TuneConfig, seed: int, data_files: list[Path]) -> str:
+    """Digest of the search space, seed, data, the code that builds and fits a trial and the
+    Keras version: same key = the same search, so resuming it cannot mix in stale trials."""
+    meta = {"cfg": cfg.model_dump(), "seed": seed, "keras": keras.__version__}
+    h = hashlib.sha256(json.dumps(meta, sort_keys=True).encode())
+    for f in (*CODE_FILES, *data_files):
+        h.update(Path(f).read_bytes())
+    return h.hexdigest()[:16]
+
 
 def make_tuner(hypermodel: CoreHyperModel, cfg: TuneConfig, seed: int, directory: Path) -> kt.Tuner:
-    """Bayesian optimisation maximising validation ROC AUC; a fresh project every run."""
-    return kt.BayesianOptimization(
+    """Bayesian optimisation maximising validation ROC AUC, resuming what ``directory`` holds."""
+    return TrackedBayesianOptimization(
         hypermodel,
         objective=kt.Objective("val_auc", direction="max"),
         max_trials=cfg.max_trials,
         seed=seed,
         directory=str(directory),
-        project_name="search",
-        overwrite=True,
+        project_name=PROJECT,
+        overwrite=False,
+        group=f"tune-{Path(directory).name}",
     )
 
 
 def search(
     tuner: kt.Tuner,
-    x_train: Any,
-    y_train: np.ndarray,
-    x_valid: Any,
-    y_valid: np.ndarray,
+    train: Any,
+    valid: Any,
     cfg: TuneConfig,
+    callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> None:
-    """Run the search (one line per trial, no progress bars)."""
+    """Run (or finish) the search over cached example datasets; no progress bars."""
     tuner.search(
-        x_train,
-        y_train,
-        validation_data=(x_valid, y_valid),
+        train,
+        validation_data=valid,
         epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
         verbose=0,
+        callbacks=callbacks or [],
     )
 
 
@@ -92,9 +167,8 @@ def trials_table(tuner: kt.Tuner) -> pd.DataFrame:
     return table.sort_values(["val_auc", "trial"], ascending=[False, True]).reset_index(drop=True)
 
 
-def best_hyperparameters(tuner: kt.Tuner, cfg: TuneConfig) -> dict[str, Any]:
-    """The winning point as plain JSON-able values (embedding size included)."""
+def best_hyperparameters(tuner: kt.Tuner) -> dict[str, Any]:
+    """The winning point as plain JSON-able values."""
     values = dict(tuner.get_best_hyperparameters(1)[0].values)
     values.setdefault("dropout", 0.0)
-    values["embedding_dim"] = cfg.embedding_dim
     return {k: (v.item() if hasattr(v, "item") else v) for k, v in sorted(values.items())}
