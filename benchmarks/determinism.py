@@ -44,7 +44,9 @@ def worker(deterministic: bool, epochs: int, batch_size: int) -> None:
             times.append(time.perf_counter() - self.t)
 
     examples = km.encoded_examples(paths.processed("train"), pre)
-    model.fit(km.batches(examples, batch_size, 0), epochs=epochs, verbose=0, callbacks=[Timer()])
+    km.fit_examples(
+        model, examples, None, batch_size, 0, epochs=epochs, verbose=0, callbacks=[Timer()]
+    )
     print(json.dumps({"seconds": times[1:], "rows": len(train)}))
 
 

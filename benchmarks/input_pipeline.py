@@ -80,12 +80,10 @@ def main() -> None:
     ours_model = core()
     examples = km.encoded_examples(train_path, pre)
     ours = EpochTimer()
-    ours_model.fit(
-        km.batches(examples, args.batch_size, seed=0),
-        epochs=args.epochs,
-        verbose=0,
+    km.fit_examples(
+        ours_model, examples, None, args.batch_size, 0, epochs=args.epochs, verbose=0,
         callbacks=[ours.callback],
-    )
+    )  # fmt: skip
 
     naive_rate = n * len(naive.seconds) / sum(naive.seconds)
     ours_all = n * len(ours.seconds) / sum(ours.seconds)

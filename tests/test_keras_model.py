@@ -90,7 +90,6 @@ def test_numeric_only_features_build_and_export() -> None:
     frame[fe.LABEL] = (frame["a"] + 0.3 * rng.normal(size=200) > 0).astype("int8")
     spec = fe.FeatureSet(
         (fe.Feature("a", "numeric", "t", "row", ""), fe.Feature("b", "numeric", "t", "row", "")),
-        time_column=None,
     )
     pre = km.build_preprocessor(frame, spec)
     x = km.encode(pre, frame)

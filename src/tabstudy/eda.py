@@ -85,10 +85,9 @@ def study_frame(
     from tabstudy import tabular
 
     raw = tables[data.table]
-    if target.column is None or target.positive is None:
-        raise tabular.FeatureConfigError("data.source 'file' needs target.column and .positive")
-    y = tabular.labels(raw, target.column, target.positive, str(data.path))
-    cats, nums = tabular.infer_columns(raw, target.column, features, str(data.path))
+    column, positive = tabular.require_target(target)
+    y = tabular.labels(raw, column, positive, str(data.path))
+    cats, nums = tabular.infer_columns(raw, column, features, str(data.path))
     frame = raw.loc[y.notna()].copy()
     frame[TARGET] = y[y.notna()].astype(int)
     time_groups: list[str] = []
@@ -96,7 +95,7 @@ def study_frame(
         frame = add_calendar(frame, pd.to_datetime(frame[features.time_column]))
         time_groups = [c for c in ("month", "weekday", "hour") if frame[c].nunique() > 1]
     groups = [c for c in cats if frame[c].nunique() <= MAX_GROUP_LEVELS]
-    label = f"{target.column} = {target.positive}"
+    label = f"{column} = {positive}"
     notes = {"rows": len(raw), "target_missing": int(y.isna().sum())}
     return EdaFrame(
         frame, label, time_groups, groups, numeric=nums, distributions=nums, notes=notes

@@ -26,6 +26,7 @@ from tabstudy.config import DataConfig, FeaturesConfig, TargetConfig
 LABEL = "y"
 TIME_COLUMN = "sched_dep_utc"
 DATE_COLUMN = "flight_date"
+SPLIT_TIME = "split_time"  # a file source's time column, when it has one
 MISSING_CATEGORY = "__missing__"
 WEATHER_TOLERANCE = pd.Timedelta(hours=6)
 WEATHER_FIELDS: tuple[str, ...] = (
@@ -162,7 +163,6 @@ class FeatureSet:
 
     features: tuple[Feature, ...]
     slices: tuple[str, ...] = ()
-    time_column: str | None = TIME_COLUMN
 
     def categorical(self) -> list[str]:
         return [f.name for f in self.features if f.kind == "categorical"]
@@ -181,7 +181,6 @@ class FeatureSet:
         return {
             "features": [asdict(f) for f in self.features],
             "slices": list(self.slices),
-            "time_column": self.time_column,
         }
 
     @classmethod
@@ -189,7 +188,6 @@ class FeatureSet:
         return cls(
             tuple(Feature(**f) for f in data["features"]),
             tuple(data.get("slices", ())),
-            data.get("time_column"),
         )
 
 
@@ -406,7 +404,7 @@ def split_summary(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
             "rows": len(v),
             "positive_rate": round(float(v[LABEL].mean()), 4),
         }
-        for col in (DATE_COLUMN, "split_time"):
+        for col in (DATE_COLUMN, SPLIT_TIME):
             if col in v.columns:
                 row["first_date"] = v[col].min().date().isoformat()
                 row["last_date"] = v[col].max().date().isoformat()

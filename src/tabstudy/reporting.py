@@ -20,18 +20,34 @@ NOISE = re.compile(
     r"(port|cpu_feature_guard|node_def_util)\.cc|To enable the following instructions|"
     r"INFO:tensorflow:Assets written to)"
 )
+# Python warnings print "<file>:<line>: <Category>: <message>" and then the source line; in a
+# notebook <file> is the kernel's temporary cell file. Keep "<Category>: <message>" only.
+WARNING_LOCATION = re.compile(r"^\S+\.py:\d+: (?=\w*Warning: )")
+
+
+def _tidy_stream(text: str) -> str:
+    """Drop start-up noise, and the location and echoed source line of each warning."""
+    out: list[str] = []
+    after_warning = False
+    for line in text.splitlines(keepends=True):
+        if NOISE.match(line) or (after_warning and line.startswith("  ")):
+            after_warning = False
+            continue
+        tidy = WARNING_LOCATION.sub("", line)
+        after_warning = tidy != line
+        out.append(tidy)
+    return "".join(out)
 
 
 def strip_noise(nb: Any) -> Any:
-    """Remove TensorFlow's start-up log lines from stderr outputs; drop outputs left empty."""
+    """Tidy stream outputs (:func:`_tidy_stream`); drop outputs left empty."""
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         kept = []
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream":
-                lines = [ln for ln in out["text"].splitlines(keepends=True) if not NOISE.match(ln)]
-                out["text"] = "".join(lines)
+                out["text"] = _tidy_stream(out["text"])
                 if not out["text"]:
                     continue
             kept.append(out)

@@ -20,9 +20,8 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from tabstudy.config import FeaturesConfig, TargetConfig
-from tabstudy.features import LABEL, MISSING_CATEGORY, Feature, FeatureSet
+from tabstudy.features import LABEL, MISSING_CATEGORY, SPLIT_TIME, Feature, FeatureSet
 
-SPLIT_TIME = "split_time"
 GENERIC_ASOF = "a column of the input row; declared known at prediction time"
 
 
@@ -36,27 +35,41 @@ def safe_name(column: str) -> str:
     return name if name and not name[0].isdigit() else f"f_{name}"
 
 
-def labels(frame: pd.DataFrame, column: str, positive: object, file: str) -> pd.Series:
-    """1.0 where ``column == positive``, 0.0 elsewhere, NaN where the target is missing.
+def require_target(target: TargetConfig) -> tuple[str, str | int | float | bool]:
+    """The declared target column and positive value of a file source."""
+    if target.column is None or target.positive is None:
+        raise FeatureConfigError("data.source 'file' needs target.column and target.positive")
+    return target.column, target.positive
+
+
+def positive_mask(values: pd.Series, positive: object) -> pd.Series:
+    """1.0 where ``values == positive``, 0.0 elsewhere, NaN where the value is missing.
 
     Numeric targets compare numerically (``positive: 1`` matches ``1.0``), others as text.
     """
+    if pd.api.types.is_numeric_dtype(values) and not isinstance(positive, str):
+        hit = values.astype("float64") == float(positive)  # type: ignore[arg-type]
+    else:
+        hit = values.astype(str) == str(positive)
+    return hit.astype("float64").where(values.notna())
+
+
+def labels(frame: pd.DataFrame, column: str, positive: object, file: str) -> pd.Series:
+    """:func:`positive_mask` of the target column, refusing a missing column or a positive
+    value that never occurs."""
     if column not in frame.columns:
         raise FeatureConfigError(
             f"{file}: target column {column!r} not found; columns: {list(frame.columns)[:10]}"
         )
     values = frame[column]
-    if pd.api.types.is_numeric_dtype(values) and not isinstance(positive, str):
-        hit = values.astype("float64") == float(positive)  # type: ignore[arg-type]
-    else:
-        hit = values.astype(str) == str(positive)
-    if not hit.any():
+    hit = positive_mask(values, positive)
+    if not (hit == 1.0).any():
         seen = values.dropna().astype(str).value_counts().index[:5].tolist()
         raise FeatureConfigError(
             f"{file}: target column {column!r} never equals positive={positive!r}; "
             f"values seen: {seen}"
         )
-    return hit.astype("float64").where(values.notna())
+    return hit
 
 
 def infer_columns(
@@ -106,7 +119,7 @@ def feature_set(cats: list[str], nums: list[str], file: str, slices: list[str]) 
         for kind, cols in (("categorical", cats), ("numeric", nums))
         for c in cols
     ]
-    return FeatureSet(tuple(feats), tuple(safe_name(s) for s in slices), time_column=None)
+    return FeatureSet(tuple(feats), tuple(safe_name(s) for s in slices))
 
 
 def build(
@@ -116,10 +129,9 @@ def build(
 
     Rows whose target is missing are dropped.
     """
-    if target.column is None or target.positive is None:
-        raise FeatureConfigError("data.source 'file' needs target.column and target.positive")
-    y = labels(frame, target.column, target.positive, file)
-    cats, nums = infer_columns(frame, target.column, cfg, file)
+    column, positive = require_target(target)
+    y = labels(frame, column, positive, file)
+    cats, nums = infer_columns(frame, column, cfg, file)
     spec = feature_set(cats, nums, file, cfg.slices)
     out = pd.DataFrame(index=frame.index)
     for c in cats:

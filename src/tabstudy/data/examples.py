@@ -9,18 +9,18 @@ column holding ``malignant`` or ``benign``. Nothing is downloaded.
 from __future__ import annotations
 
 import argparse
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
 from tabstudy import artifacts
+from tabstudy.tabular import safe_name
 
 
 def snake_case(name: str) -> str:
-    """``'mean radius'`` -> ``'mean_radius'``."""
-    return re.sub(r"\W+", "_", name.strip()).strip("_").lower()
+    """``'mean radius'`` -> ``'mean_radius'`` (the input names the pipeline would give it)."""
+    return safe_name(name).lower()
 
 
 def breast_cancer() -> pd.DataFrame:

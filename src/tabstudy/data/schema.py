@@ -153,8 +153,6 @@ MISSING_RULE = "missing share"
 PRESENT_RULE = "column present"
 KEY_RULE = "unique key"
 
-SOFT_RULES = ("range", CATEGORY_RULE, MISSING_RULE)
-
 
 def column_rules(col: ColumnContract) -> list[tuple[str, Severity]]:
     """The rules a column's contract declares, in the order they are reported."""
@@ -182,12 +180,10 @@ def pandera_column(col: ColumnContract) -> pa.Column:
 
 
 def pandera_schema(name: str, table: TableContract) -> pa.DataFrameSchema:
-    """The pandera schema of one contract table (nulls are counted separately, see below)."""
+    """The pandera schema of one contract table's column rules; nulls and the unique key are
+    counted in :func:`check_table` (one pass each, with a whole-row example for the key)."""
     return pa.DataFrameSchema(
-        {c: pandera_column(rule) for c, rule in table.columns.items()},
-        name=name,
-        unique=table.key or None,
-        report_duplicates="all",
+        {c: pandera_column(rule) for c, rule in table.columns.items()}, name=name
     )
 
 
@@ -360,12 +356,9 @@ def check_study_target(
                 [f"columns: {list(table.columns)[:8]}"],
             )
         ]
-    values = table[column]
-    if pd.api.types.is_numeric_dtype(values) and not isinstance(target.positive, str):
-        hit = values.astype("float64") == float(target.positive)
-    else:
-        hit = values.astype(str) == str(target.positive)
-    return check_target(hit.astype("float64").where(values.notna()), data.table, column)
+    from tabstudy.tabular import positive_mask
+
+    return check_target(positive_mask(table[column], target.positive), data.table, column)
 
 
 def raise_for_hard(anomalies: list[Anomaly], files: dict[str, str]) -> None:

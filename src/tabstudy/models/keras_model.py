@@ -137,15 +137,11 @@ def encode(
 
 
 def parquet_arrays(path: Any, model: keras.Model) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The raw inputs of ``model`` and the labels, read column by column from a Parquet file
-    (pyarrow, no per-row Python)."""
-    import pyarrow.parquet as pq
-
+    """The raw inputs of ``model`` and the labels: only those columns are read from the Parquet
+    file (columnar, no per-row Python)."""
     cats, nums = input_columns(model)
-    table = pq.read_table(path, columns=[*cats, *nums, LABEL])
-    x = {n: table[n].to_numpy(zero_copy_only=False).astype(object).reshape(-1, 1) for n in cats}
-    x.update({n: table[n].to_numpy().astype("float32").reshape(-1, 1) for n in nums})
-    return x, table[LABEL].to_numpy().astype("float32")
+    frame = pd.read_parquet(path, columns=[*cats, *nums, LABEL])
+    return raw_arrays(frame, model), labels(frame)
 
 
 @dataclass(frozen=True)
@@ -195,6 +191,20 @@ def batches(examples: Encoded, batch_size: int, seed: int | None = None) -> Any:
 
     batched = index.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
     return batched.prefetch(tf.data.AUTOTUNE)
+
+
+def fit_examples(
+    model: keras.Model,
+    train: Encoded,
+    valid: Encoded | None,
+    batch_size: int,
+    seed: int,
+    **kwargs: Any,
+) -> Any:
+    """``model.fit`` on encoded splits: training batches shuffled with ``seed`` by the pipeline
+    (so Keras's own ``shuffle`` is off), validation batches in order."""
+    val = batches(valid, batch_size) if valid is not None else None
+    return model.fit(batches(train, batch_size, seed), validation_data=val, shuffle=False, **kwargs)
 
 
 def numeric_width(preprocessor: keras.Model) -> int:

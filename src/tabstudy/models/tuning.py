@@ -29,7 +29,7 @@ import pandas as pd
 
 from tabstudy import tracking
 from tabstudy.config import TuneConfig
-from tabstudy.models.keras_model import Hyperparameters, batches, build_core
+from tabstudy.models.keras_model import Hyperparameters, build_core, fit_examples
 
 PROJECT = "search"
 
@@ -76,10 +76,9 @@ class CoreHyperModel(kt.HyperModel):
         validation_data: Any = None,
         **kwargs: Any,
     ) -> Any:
-        """Fit on cached ``tf.data`` examples, batched with the trial's batch size."""
+        """Fit on the encoded splits, batched with the trial's batch size."""
         size = hp.get("batch_size")
-        valid = batches(validation_data, size) if validation_data is not None else None
-        return model.fit(batches(train, size, self.seed), validation_data=valid, **kwargs)
+        return fit_examples(model, train, validation_data, size, self.seed, **kwargs)
 
 
 class TrackedBayesianOptimization(kt.BayesianOptimization):
