@@ -64,6 +64,8 @@ def test_repro_then_noop(first_run) -> None:
     for href in re.findall(r'href="([^"]+)"', index):
         assert (work / "reports" / href).exists(), href
     assert "model_card.html" in index and "08-evaluate.html" in index
+    tune_report = (work / "reports" / "html" / "06-tune.html").read_text()
+    assert "oneDNN custom operations" not in tune_report  # start-up noise tidied on success too
     again = _run(work, "dvc", "repro")
     assert _ran(again.stdout) == [] and "up to date" in again.stdout
     status = _run(work, "dvc", "status")

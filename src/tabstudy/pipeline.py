@@ -101,6 +101,7 @@ def run_stage(name: str) -> int:
             progress_bar=False,
             log_output=False,
         )
+        _clean(executed)  # the same tidy-up as a failed run's report gets
         artifacts.write_text(_html(executed), paths.notebook_html(s.notebook))
     except PapermillExecutionError as err:
         _publish_failure(s, executed)
