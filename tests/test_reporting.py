@@ -14,7 +14,7 @@ def test_strip_noise_drops_tf_chatter_and_warning_locations() -> None:
             "stream",
             name="stderr",
             text=(
-                "/tmp/ipykernel_7/1.py:1: DataQualityWarning: table 'weather', column 'x'\n"
+                "ipykernel_7/1.py:1: DataQualityWarning: table 'weather', column 'x'\n"
                 "  schema.warn_soft(anomalies)\n"
                 "I0000 00:00:1795705625.322047    9872 port.cc:153] oneDNN custom operations\n"
                 "a real message\n"
