@@ -32,16 +32,18 @@ repro: install ## Run the whole study on the shipped data (dvc repro, full profi
 smoke: install ## Run the smoke profile end to end in a scratch copy (same as the pipeline test)
 	$(BIN)/python -m pytest -o addopts="" tests/test_pipeline.py -k repro_then_noop -q
 
-test: install ## Lint, then every test (unit, bad input, nbval notebooks, DVC pipeline, determinism)
+test: install ## Lint, layer rules, then every test (unit, bad input, nbval, DVC pipeline, determinism)
 	$(BIN)/ruff check src tests tools benchmarks
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m tabstudy.pipeline dvc-yaml --check
 	$(BIN)/python -m pytest
 
 test-fast: install ## Unit and failure tests only (skips the end-to-end ones)
 	$(BIN)/python -m pytest -m "not slow"
 
-lint: install ## ruff check
+lint: install ## ruff check and the import-linter layer contracts (pyproject.toml)
 	$(BIN)/ruff check src tests tools benchmarks
+	$(BIN)/lint-imports --no-cache
 
 format: install ## ruff format + autofix
 	$(BIN)/ruff check --fix src tests tools benchmarks
@@ -56,7 +58,7 @@ example-data: install ## Write external/breast_cancer.csv from scikit-learn (bri
 example: example-data ## Run the whole pipeline on the example table as a DVC experiment
 	$(BIN)/dvc exp run -n breast-cancer -S profile=breast_cancer
 
-dvc-yaml: install ## Regenerate dvc.yaml from src/tabstudy/stages.py
+dvc-yaml: install ## Regenerate dvc.yaml from src/tabstudy/pipeline/stages.py
 	$(BIN)/python -m tabstudy.pipeline dvc-yaml > dvc.yaml.tmp && mv dvc.yaml.tmp dvc.yaml
 
 notebooks: install ## Re-run notebooks under the smoke profile and store outputs as nbval references

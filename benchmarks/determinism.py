@@ -22,7 +22,7 @@ def worker(deterministic: bool, epochs: int, batch_size: int) -> None:
     import keras
     import pandas as pd
 
-    from tabstudy import features, paths
+    from tabstudy import paths, spec
     from tabstudy.models import keras_model as km
 
     if deterministic:
@@ -30,7 +30,7 @@ def worker(deterministic: bool, epochs: int, batch_size: int) -> None:
     else:
         keras.utils.set_random_seed(0)
     train = pd.read_parquet(paths.processed("train"))
-    pre = km.build_preprocessor(train, features.load_spec())
+    pre = km.build_preprocessor(train, spec.load_spec())
     model = km.build_core(
         km.vocab_sizes(pre), km.numeric_width(pre), km.Hyperparameters(), float(train["y"].mean())
     )

@@ -23,8 +23,8 @@ def _rss_mib() -> float:
 
 
 def ours(queue: mp.Queue) -> None:
-    from tabstudy import features as fe
-    from tabstudy.data import ingest
+    from tabstudy.studies.flights import features as fe
+    from tabstudy.studies.flights import ingest
 
     tables = ingest.ingest_tables(1.0, 0)
     base = _rss_mib()
@@ -41,9 +41,8 @@ def ours(queue: mp.Queue) -> None:
 
 
 def naive(queue: mp.Queue, sample: int) -> None:
-    from tabstudy import features as fe
-    from tabstudy import history
-    from tabstudy.data import ingest
+    from tabstudy.studies.flights import features as fe
+    from tabstudy.studies.flights import history, ingest
 
     tables = ingest.ingest_tables(1.0, 0)
     flights = fe.schedule_times(fe.add_label(tables["flights"], 15, "positive"))

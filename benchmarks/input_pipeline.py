@@ -53,16 +53,16 @@ def main() -> None:
     import pandas as pd
     import tensorflow as tf
 
-    from tabstudy import features, paths
+    from tabstudy import paths, spec
     from tabstudy.models import keras_model as km
 
     km.set_determinism(0)
     train_path = paths.processed("train")
     train = pd.read_parquet(train_path)
     n = len(train)
-    pre = km.build_preprocessor(train, features.load_spec())
+    pre = km.build_preprocessor(train, spec.load_spec())
     hp = km.Hyperparameters(batch_size=args.batch_size)
-    rate = float(train[features.LABEL].mean())
+    rate = float(train[spec.LABEL].mean())
 
     def core() -> object:
         return km.build_core(km.vocab_sizes(pre), km.numeric_width(pre), hp, rate)

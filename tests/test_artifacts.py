@@ -51,13 +51,15 @@ def test_staging_redirects_then_commits(workdir, monkeypatch) -> None:
     staging = workdir / ".staging" / "stage"
     monkeypatch.setenv(artifacts.STAGING_ENV, str(staging))
     artifacts.write_parquet(pd.DataFrame({"a": [1, 2]}), paths.processed("train"))
-    with artifacts.atomic_dir(paths.saved_model_dir()) as tmp:
+    with artifacts.atomic_dir(paths.bundle_dir() / "saved_model") as tmp:
         (tmp / "saved_model.pb").write_text("graph")
     assert not paths.processed("train").exists(), "nothing reaches the real location before commit"
     monkeypatch.delenv(artifacts.STAGING_ENV)
-    paths.saved_model_dir().mkdir(parents=True)
-    (paths.saved_model_dir() / "stale.pb").write_text("old")
+    (paths.bundle_dir() / "saved_model").mkdir(parents=True)
+    ((paths.bundle_dir() / "saved_model") / "stale.pb").write_text("old")
     committed = artifacts.commit_staging(staging, workdir)
     assert pd.read_parquet(paths.processed("train"))["a"].tolist() == [1, 2]
-    assert sorted(p.name for p in paths.saved_model_dir().iterdir()) == ["saved_model.pb"]
+    assert sorted(p.name for p in (paths.bundle_dir() / "saved_model").iterdir()) == [
+        "saved_model.pb"
+    ]
     assert len(committed) == 2 and not staging.exists()

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from tabstudy import config
-from tabstudy.features import LABEL, Feature, FeatureSet
 from tabstudy.models import baselines as b
+from tabstudy.spec import LABEL, Feature, FeatureSet
 
 SPEC = FeatureSet(
     (
@@ -41,6 +41,8 @@ def _cfg(**kw: object) -> config.BaselinesConfig:
         "hgb_min_samples_leaf": [10, 40],
         "hgb_l2_regularization": [0.0],
         "hgb_max_iter": 200,
+        "logreg_c": 1.0,
+        "hgb_trials": 8,
     }
     return config.BaselinesConfig(**{**grid, **kw})
 

@@ -1,22 +1,66 @@
+"""params.yaml as typed config: one source of values, strict keys, the study union, profiles."""
+
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel
 
 from tabstudy import config
 
+SECTION_TYPES: list[type[BaseModel]] = [
+    config.FlightsData,
+    config.FileData,
+    config.ValidateConfig,
+    config.FlightsTarget,
+    config.FileTarget,
+    config.FlightsFeatures,
+    config.TableFeatures,
+    config.SplitConfig,
+    config.BaselinesConfig,
+    config.TuneConfig,
+    config.TrainConfig,
+    config.EvaluateConfig,
+    config.ModelCardConfig,
+    config.MonitorConfig,
+]
 
-def _sections(params: dict, *names: str) -> dict:
-    return {n: params[n] for n in names}
 
-
-def test_params_yaml_validates_for_every_section(workdir) -> None:
+def _resolved(profile: str | None = None) -> dict:
     params = config.load_params()
-    cfg = config.stage_config(
-        params["profile"], params["seed"], **_sections(params, *config.SECTION_MODELS)
+    if profile:
+        params["profile"] = profile
+    return config.resolve(params)
+
+
+def _stage(resolved: dict, *names: str) -> config.StageConfig:
+    return config.stage_config(
+        resolved["profile"], resolved["seed"], **{n: resolved[n] for n in names}
     )
-    assert cfg.profile == "full"
-    assert cfg.train.epochs == params["train"]["epochs"]
-    assert str(cfg.features.split.valid_start) == params["features"]["split"]["valid_start"]
+
+
+def test_params_yaml_validates_for_every_section_and_profile(workdir) -> None:
+    for profile in ("full", "smoke", "breast_cancer", "smoke,breast_cancer"):
+        resolved = _resolved(profile)
+        cfg = _stage(resolved, *config.SECTION_MODELS)
+        assert cfg.profile == profile
+    full = _stage(_resolved(), *config.SECTION_MODELS)
+    params = config.load_params()
+    assert full.train.epochs == params["train"]["epochs"]
+    assert str(full.features.split.valid_start) == params["features"]["split"]["valid_start"]
+
+
+@pytest.mark.parametrize("model", SECTION_TYPES, ids=lambda m: m.__name__)
+def test_params_yaml_is_the_only_source_of_values(model) -> None:
+    """No section model carries a default: a value missing from params.yaml is an error, never a
+    second, silently different default."""
+    defaults = {n: f.default for n, f in model.model_fields.items() if not f.is_required()}
+    assert defaults == {}, f"{model.__name__} has defaults {defaults}: put them in params.yaml"
+
+
+def test_missing_key_is_named(workdir) -> None:
+    train = {k: v for k, v in config.load_params()["train"].items() if k != "patience"}
+    with pytest.raises(config.ConfigError, match=r"train\.patience': Field required"):
+        config.stage_config("full", 1, train=train)
 
 
 def test_unknown_key_is_named(workdir) -> None:
@@ -42,10 +86,13 @@ def test_config_is_frozen(workdir) -> None:
         cfg.train.epochs = 99  # type: ignore[misc]
 
 
-def test_smoke_profile_overrides_and_env_wins(workdir, monkeypatch) -> None:
+def test_values_arrive_resolved_and_only_the_env_applies_a_profile(workdir, monkeypatch) -> None:
     params = config.load_params()
     smoke = params["profiles"]["smoke"]["train"]["epochs"]
-    assert config.stage_config("smoke", 1, train=params["train"]).train.epochs == smoke
+    assert _resolved("smoke")["train"]["epochs"] == smoke
+    # stage_config does not re-apply the profile it is told about (the runner merged it) ...
+    assert config.stage_config("smoke", 1, train=params["train"]).train.epochs != smoke
+    # ... except under $TABSTUDY_PROFILE (nbval runs the committed notebooks that way)
     monkeypatch.setenv(config.PROFILE_ENV, "smoke")
     cfg = config.stage_config("full", 1, train=params["train"])
     assert (cfg.profile, cfg.train.epochs) == ("smoke", smoke)
@@ -53,16 +100,14 @@ def test_smoke_profile_overrides_and_env_wins(workdir, monkeypatch) -> None:
 
 def test_unknown_profile(workdir) -> None:
     with pytest.raises(config.ConfigError, match="unknown profile 'huge'"):
-        config.stage_config("huge", 1, train=config.load_params()["train"])
+        _resolved("huge")
 
 
 def test_split_dates_must_be_ordered(workdir) -> None:
-    features = {
-        "horizon_hours": 2,
-        "split": {"valid_start": "2013-11-01", "test_start": "2013-09-01"},
-    }
+    resolved = _resolved()
+    resolved["features"]["split"] = {"valid_start": "2013-11-01", "test_start": "2013-09-01"}
     with pytest.raises(config.ConfigError, match="valid_start"):
-        config.stage_config("full", 1, features=features)
+        _stage(resolved, "data", "features")
 
 
 def test_deep_merge_keeps_base_untouched() -> None:
@@ -73,15 +118,42 @@ def test_deep_merge_keeps_base_untouched() -> None:
 
 def test_profiles_combine_left_to_right(workdir) -> None:
     params = config.load_params()
-    sections = _sections(params, "data", "train", "tune")
-    both = config.stage_config("smoke,breast_cancer", 1, **sections)
+    both = _stage(_resolved("smoke,breast_cancer"), "data", "train", "tune")
     assert both.data.source == "file" and both.data.sample_frac == 1.0  # the example wins
     assert both.data.table == "breast_cancer"
     assert both.train.epochs == params["profiles"]["breast_cancer"]["train"]["epochs"]
-    other = config.stage_config("breast_cancer,smoke", 1, **sections)
+    other = _stage(_resolved("breast_cancer,smoke"), "data")
     assert other.data.sample_frac == params["profiles"]["smoke"]["data"]["sample_frac"]
 
 
-def test_file_source_needs_a_path(workdir) -> None:
-    with pytest.raises(config.ConfigError, match=r"source 'file' needs data\.path"):
-        config.stage_config("full", 1, data={"source": "file"})
+def test_switching_study_replaces_the_study_sections(workdir) -> None:
+    resolved = _resolved("breast_cancer")
+    assert "horizon_hours" not in resolved["features"] and "split" not in resolved["features"]
+    assert "delay_minutes" not in resolved["target"]
+    cfg = _stage(resolved, "data", "target", "features")
+    assert isinstance(cfg.features, config.TableFeatures)
+    assert isinstance(cfg.target, config.FileTarget)
+
+
+def test_one_studys_keys_cannot_be_set_on_another(workdir) -> None:
+    flights, table = _resolved(), _resolved("breast_cancer")
+    features = {**table["features"], "horizon_hours": 2}
+    with pytest.raises(config.ConfigError, match=r"features\.horizon_hours': not a key of the"):
+        config.stage_config("x", 1, data=table["data"], features=features)
+    data = {**flights["data"], "path": "external/x.csv"}
+    with pytest.raises(config.ConfigError, match=r"data\.nycflights13\.path"):
+        config.stage_config("x", 1, data=data)
+    with pytest.raises(config.ConfigError, match=r"target\.delay_minutes': Field required"):
+        config.stage_config("x", 1, data=flights["data"], target=table["target"])
+
+
+def test_a_table_without_time_column_needs_no_split_dates(workdir) -> None:
+    cfg = _stage(_resolved("breast_cancer"), "data", "features")
+    assert cfg.features.time_column is None and not hasattr(cfg.features, "split")
+
+
+def test_unknown_study_and_file_without_path(workdir) -> None:
+    with pytest.raises(config.ConfigError, match=r"data\.file\.path': Field required"):
+        config.stage_config("x", 1, data={"source": "file", "delimiter": ",", "sample_frac": 1})
+    with pytest.raises(config.ConfigError, match="'parquet' is not a known study"):
+        config.stage_config("x", 1, data={"source": "parquet"}, target={})

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tabstudy import config, eda, evaluation
-
-SPLIT = {"valid_start": "2013-09-01", "test_start": "2013-11-01"}
+from tabstudy import config, eda, evaluation, studies
 
 
 def _study() -> eda.EdaFrame:
@@ -23,11 +21,20 @@ def _study() -> eda.EdaFrame:
             ),
         }
     )
-    return eda.study_frame(
+    return studies.get("file").eda_frame(
         {"orders": raw},
-        config.DataConfig(source="file", path="external/orders.csv"),
-        config.TargetConfig(column="late", positive="y"),
-        config.FeaturesConfig(split=SPLIT, time_column="when"),
+        config.FileData(source="file", path="external/orders.csv", delimiter=",", sample_frac=1),
+        config.FileTarget(column="late", positive="y"),
+        config.TableFeatures(
+            time_column="when",
+            categorical=None,
+            numeric=None,
+            exclude=[],
+            valid_frac=0.15,
+            test_frac=0.15,
+            slices=[],
+            reference_bins=10,
+        ),
     )
 
 

@@ -72,3 +72,28 @@ def test_reference_stats_roundtrip_and_drift_status() -> None:
     assert table.loc["x", "status"] == "alert" and table.loc["c", "status"] == "alert"
     direct = monitoring.numeric_psi(train["x"], moved["x"], 10)
     assert direct == pytest.approx(table.loc["x", "psi"])
+
+
+def test_threshold_rules_on_a_known_case() -> None:
+    from tabstudy.evaluation import at_threshold, choose_threshold
+
+    y = np.array([0, 0, 1, 0, 1, 1])
+    p = np.array([0.1, 0.2, 0.3, 0.4, 0.8, 0.9])
+    best = choose_threshold(y, p, "max_f1")
+    # p >= 0.3 flags 4 rows with 3 positives: F1 = 6/7, the best of all cuts
+    assert best.value == 0.3 and abs(best.f1 - 6 / 7) < 1e-12
+    assert (best.precision, best.recall, best.positive_share) == (0.75, 1.0, 4 / 6)
+    # a false alarm costing as much as 10 misses: flag only the sure ones
+    cautious = choose_threshold(y, p, "min_cost", false_negative_cost=0.1)
+    assert cautious.value == 0.8 and cautious.precision == 1.0
+    # a miss costing 10 false alarms: flag from the lowest positive score down
+    eager = choose_threshold(y, p, "min_cost", false_negative_cost=10.0)
+    assert eager.value == 0.3 and eager.recall == 1.0
+    assert at_threshold(y, p, 0.95) == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "positive_share": 0.0,
+    }
+    with pytest.raises(ValueError, match="unknown threshold rule"):
+        choose_threshold(y, p, "youden")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabstudy import features as fe
+from tabstudy.studies.flights import features as fe
 
 
 def test_label_drops_or_counts_unresolved(tiny_tables) -> None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
 
-from tabstudy import features as fe
 from tabstudy.models import keras_model as km
+from tabstudy.spec import LABEL, Feature, FeatureSet
+from tabstudy.studies.flights import features as fe
 
 
 @pytest.fixture(scope="module")
@@ -22,20 +22,20 @@ def frame() -> pd.DataFrame:
     data.update({name: rng.normal(size=n) for name in fe.numeric_features()})
     out = pd.DataFrame(data)
     out.loc[::7, "wx_temp"] = np.nan
-    out[fe.LABEL] = (out["wx_dewp"] + (out["carrier"] == "A") > 0.5).astype("int8")
+    out[LABEL] = (out["wx_dewp"] + (out["carrier"] == "A") > 0.5).astype("int8")
     return out
 
 
 @pytest.fixture(scope="module")
 def trained(frame):
     km.set_determinism(7)
-    pre = km.build_preprocessor(frame, fe.FLIGHTS)
+    pre = km.build_preprocessor(frame, FeatureSet(fe.FEATURE_SPEC))
     x = km.encode(pre, frame)
     core = km.build_core(
         km.vocab_sizes(pre),
         km.numeric_width(pre),
         km.Hyperparameters(units=16, layers=1, learning_rate=0.01),
-        float(frame[fe.LABEL].mean()),
+        float(frame[LABEL].mean()),
     )
     core.fit(x, km.labels(frame), epochs=10, batch_size=64, verbose=0)
     return km.export_model(pre, core)
@@ -64,32 +64,39 @@ def test_unseen_category_goes_to_oov(frame, trained) -> None:
 def test_model_learns_something(frame, trained) -> None:
     from tabstudy.evaluation import metrics
 
-    assert metrics(frame[fe.LABEL].to_numpy(), km.predict(trained, frame))["roc_auc"] > 0.8
+    assert metrics(frame[LABEL].to_numpy(), km.predict(trained, frame))["roc_auc"] > 0.8
 
 
-def test_keras_and_savedmodel_reload_reproduce_predictions(
-    frame, trained, tmp_path, monkeypatch
-) -> None:
-    monkeypatch.setenv("TABSTUDY_WORKDIR", str(tmp_path))
-    keras_file, sm_dir = tmp_path / "m.keras", tmp_path / "sm"
-    km.save_model(trained, keras_file, sm_dir)
+def test_bundle_reload_reproduces_predictions(frame, trained, tmp_path) -> None:
+    from tabstudy.models import bundle
+
+    spec = FeatureSet(fe.FEATURE_SPEC, ("carrier",), "y = 1 when A", "synthetic", None, "t")
+    meta = {"study": "t", "weights_sha256": km.weights_digest(trained)}
+    bundle.write_bundle(tmp_path / "b", trained, spec, {"rows": 1}, {"value": 0.5}, meta)
+    loaded = bundle.load_bundle(tmp_path / "b")
+    assert loaded.spec == spec and loaded.threshold == {"value": 0.5}
+    assert loaded.metadata["study"] == "t" and "model.keras" in loaded.metadata["files"]
     expected = km.predict(trained, frame)
-    reloaded = keras.saving.load_model(keras_file, safe_mode=True)
+    reloaded = loaded.keras_model()
     np.testing.assert_array_equal(km.predict(reloaded, frame), expected)
-    serve = tf.saved_model.load(str(sm_dir)).signatures["serve"]
+    serve = tf.saved_model.load(str(loaded.saved_model_dir)).signatures["serve"]
     raw = {k: tf.constant(v) for k, v in km.raw_arrays(frame, trained).items()}
     out = next(iter(serve(**raw).values())).numpy().reshape(-1)
     np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-7)
     assert km.weights_digest(reloaded) == km.weights_digest(trained)
+    # the Keras file is byte-stable: a second save of the same model gives the same bytes
+    bundle.write_bundle(tmp_path / "c", trained, spec, {"rows": 1}, {"value": 0.5}, meta)
+    again = bundle.load_bundle(tmp_path / "c")
+    assert again.metadata["files"]["model.keras"] == loaded.metadata["files"]["model.keras"]
 
 
 def test_numeric_only_features_build_and_export() -> None:
     """A table with no categorical column (e.g. the breast cancer example) trains and exports."""
     rng = np.random.default_rng(1)
     frame = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
-    frame[fe.LABEL] = (frame["a"] + 0.3 * rng.normal(size=200) > 0).astype("int8")
-    spec = fe.FeatureSet(
-        (fe.Feature("a", "numeric", "t", "row", ""), fe.Feature("b", "numeric", "t", "row", "")),
+    frame[LABEL] = (frame["a"] + 0.3 * rng.normal(size=200) > 0).astype("int8")
+    spec = FeatureSet(
+        (Feature("a", "numeric", "t", "row", ""), Feature("b", "numeric", "t", "row", "")),
     )
     pre = km.build_preprocessor(frame, spec)
     x = km.encode(pre, frame)
@@ -104,12 +111,12 @@ def test_numeric_only_features_build_and_export() -> None:
     assert km.input_columns(model) == ([], ["a", "b"])
     from tabstudy.evaluation import metrics as score
 
-    assert score(frame[fe.LABEL].to_numpy(), km.predict(model, frame))["roc_auc"] > 0.9
+    assert score(frame[LABEL].to_numpy(), km.predict(model, frame))["roc_auc"] > 0.9
 
 
 def test_tf_data_examples_from_parquet_match_the_preprocessor(frame, tmp_path) -> None:
     """The cached tf.data path encodes exactly what the preprocessor gives on the frame."""
-    pre = km.build_preprocessor(frame, fe.FLIGHTS)
+    pre = km.build_preprocessor(frame, FeatureSet(fe.FEATURE_SPEC))
     path = tmp_path / "train.parquet"
     frame.to_parquet(path)
     examples = km.encoded_examples(path, pre, chunk=64)
@@ -122,7 +129,7 @@ def test_tf_data_examples_from_parquet_match_the_preprocessor(frame, tmp_path) -
 
 
 def test_batches_shuffle_is_seeded_and_reshuffles_each_epoch(frame, tmp_path) -> None:
-    pre = km.build_preprocessor(frame, fe.FLIGHTS)
+    pre = km.build_preprocessor(frame, FeatureSet(fe.FEATURE_SPEC))
     path = tmp_path / "train.parquet"
     frame.to_parquet(path)
     examples = km.encoded_examples(path, pre)
@@ -134,3 +141,26 @@ def test_batches_shuffle_is_seeded_and_reshuffles_each_epoch(frame, tmp_path) ->
     a, b = first_epochs(3), first_epochs(3)
     np.testing.assert_array_equal(a[0], b[0])
     assert not np.array_equal(a[0], a[1]) or a[0].std() == 0
+
+
+def test_tampered_missing_or_extra_bundle_files_are_refused(trained, tmp_path) -> None:
+    from tabstudy.models import bundle
+
+    spec = FeatureSet(fe.FEATURE_SPEC)
+    bundle.write_bundle(tmp_path / "b", trained, spec, {}, {"value": 0.5}, {"study": "t"})
+    path = tmp_path / "b"
+    bundle.load_bundle(path)  # intact
+    weights = path / "saved_model" / "variables" / "variables.index"
+    original = weights.read_bytes()
+    weights.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))  # one bit
+    with pytest.raises(bundle.BundleError, match=r"variables\.index: SHA-256 .* does not match"):
+        bundle.load_bundle(path)
+    weights.unlink()
+    with pytest.raises(bundle.BundleError, match=r"variables\.index: listed in metadata"):
+        bundle.load_bundle(path)
+    weights.write_bytes(original)
+    (path / "notes.txt").write_text("hi")
+    with pytest.raises(bundle.BundleError, match=r"notes\.txt: not part of the bundle"):
+        bundle.load_bundle(path)
+    with pytest.raises(bundle.BundleError, match="no bundle metadata"):
+        bundle.load_bundle(tmp_path / "nowhere")

@@ -8,8 +8,8 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tabstudy import features as fe
-from tabstudy import history
+from tabstudy.studies.flights import features as fe
+from tabstudy.studies.flights import history
 
 HORIZON_H = 2.0
 MARGIN_MIN = 60.0

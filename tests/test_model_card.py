@@ -3,7 +3,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tabstudy import config, features, model_card
+from tabstudy import config, model_card
+from tabstudy.studies.flights import features
 
 
 @pytest.fixture
@@ -12,7 +13,7 @@ def facts(workdir) -> model_card.CardFacts:
     cfg = config.stage_config("full", 1, model_card=params["model_card"])
     return model_card.CardFacts(
         config=cfg.model_card,
-        features=features.spec_table(),
+        features=pd.DataFrame([vars(f) for f in features.FEATURE_SPEC]),
         splits=pd.DataFrame(
             {
                 "rows": [10, 5],
@@ -38,7 +39,18 @@ def facts(workdir) -> model_card.CardFacts:
         },
         hyperparameters={"units": 64},
         training={"epochs_run": 4, "best_epoch": 2},
-        extra={"data_description": "some flights"},
+        extra={
+            "data_description": "some flights",
+            "label_definition": "y = 1 when late",
+            "threshold": {
+                "value": 0.3,
+                "rule": "max_f1",
+                "false_negative_cost": 1.0,
+                "precision": 0.4,
+                "recall": 0.6,
+            },
+            "test_threshold": {"precision": 0.35, "recall": 0.55, "positive_share": 0.3},
+        },
     )
 
 
@@ -47,6 +59,8 @@ def test_markdown_card_carries_the_numbers(facts) -> None:
     assert "0.7123 | [0.7000, 0.7200]" in md
     assert "NOT BLESSED" in md and "below hgb" in md
     assert all(f.name in md for f in features.FEATURE_SPEC)
+    assert "**Label:** y = 1 when late" in md
+    assert "**Decision threshold:** 0.3000" in md and "30.0% of rows flagged" in md
 
 
 def test_html_card_is_escaped_and_complete(facts) -> None:

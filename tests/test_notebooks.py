@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tabstudy.stages import STAGES
+from tabstudy.pipeline.stages import STAGES
 
 from .conftest import REPO
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tabstudy import config, pipeline
-from tabstudy.stages import STAGES
+from tabstudy import config
+from tabstudy.pipeline import dvcgen
+from tabstudy.pipeline.stages import STAGES
 
 from .conftest import REPO
 
@@ -31,12 +32,12 @@ def _parameters_cell(notebook: Path) -> dict:
 
 
 def test_dvc_yaml_is_generated_from_the_registry() -> None:
-    assert (REPO / "dvc.yaml").read_text() == pipeline.dvc_yaml(REPO), "run `make dvc-yaml`"
+    assert (REPO / "dvc.yaml").read_text() == dvcgen.dvc_yaml(REPO), "run `make dvc-yaml`"
 
 
 @pytest.mark.parametrize("stage", [s for s in STAGES], ids=lambda s: s.name)
 def test_notebook_parameters_equal_params_yaml(stage) -> None:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = config.resolve(yaml.safe_load((REPO / "params.yaml").read_text()))
     declared = _parameters_cell(REPO / "notebooks" / stage.notebook)
     assert set(declared) == {"profile", "seed", *stage.sections}
     for key, value in declared.items():
@@ -78,7 +79,68 @@ def test_lock_pins_every_direct_requirement() -> None:
 
 
 def test_cli_stage_and_help() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "tabstudy.pipeline", "run", "nope"], capture_output=True, text=True
+    for cmd in (["tabstudy.pipeline", "run", "nope"], ["tabstudy.pipeline.runner", "nope"]):
+        out = subprocess.run([sys.executable, "-m", *cmd], capture_output=True, text=True)
+        assert out.returncode != 0 and "unknown stage 'nope'" in out.stderr
+
+
+STUDY_FREE_STAGES = ("baselines", "tune", "train", "evaluate", "model_card", "monitor", "index")
+
+
+def test_stage_deps_follow_the_code_each_stage_executes() -> None:
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    for name in STUDY_FREE_STAGES:
+        deps = stages[name]["deps"]
+        assert not [d for d in deps if d.startswith("src/tabstudy/studies/")], name
+    for name in ("ingest", "validate", "eda", "features"):
+        assert "src/tabstudy/studies/flights/history.py" in stages[name]["deps"], name
+    for name, stage in stages.items():
+        assert "src/tabstudy/pipeline/plots.py" not in stage["deps"], name
+        assert "src/tabstudy/pipeline/dvcgen.py" not in stage["deps"], name
+
+
+def _is_data_source(node: ast.AST) -> bool:
+    """``<...>.data.source`` or ``data.source``."""
+    if not (isinstance(node, ast.Attribute) and node.attr == "source"):
+        return False
+    owner = node.value
+    return (isinstance(owner, ast.Attribute) and owner.attr == "data") or (
+        isinstance(owner, ast.Name) and owner.id == "data"
     )
-    assert out.returncode != 0 and "unknown stage 'nope'" in out.stderr
+
+
+def _source_comparisons(tree: ast.AST) -> list[int]:
+    """Lines comparing something named ``source`` (``cfg.data.source == ...``) or a study name."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            named = [s for s in sides if _is_data_source(s)]
+            studies = [s for s in sides if isinstance(s, ast.Constant) and s.value in STUDIES]
+            if named or studies:
+                found.append(node.lineno)
+    return found
+
+
+STUDIES = ("nycflights13", "file")
+
+
+def test_no_study_switch_outside_the_registry() -> None:
+    """Only studies/ knows which study runs: no ``source ==`` branch anywhere else, in src or in
+    a notebook."""
+    src = REPO / "src" / "tabstudy"
+    for path in src.rglob("*.py"):
+        if path.is_relative_to(src / "studies"):
+            continue
+        lines = _source_comparisons(ast.parse(path.read_text()))
+        assert not lines, f"{path.relative_to(REPO)}: study switch at line(s) {lines}"
+    for stage in STAGES:
+        cells = json.loads((REPO / "notebooks" / stage.notebook).read_text())["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        assert not _source_comparisons(ast.parse(code)), stage.notebook
+        assert "nycflights13" not in code.split("# Parameters")[0], stage.notebook
+
+
+def test_the_switch_check_catches_a_branch() -> None:
+    assert _source_comparisons(ast.parse("if cfg.data.source == 'x':\n    pass\n")) == [1]
+    assert _source_comparisons(ast.parse("ok = kind != 'nycflights13'\n")) == [1]

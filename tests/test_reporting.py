@@ -27,3 +27,26 @@ def test_strip_noise_drops_tf_chatter_and_warning_locations() -> None:
     nb = strip_noise(nbformat.v4.new_notebook(cells=[cell]))
     (out,) = nb.cells[0].outputs
     assert out["text"] == "DataQualityWarning: table 'weather', column 'x'\na real message\n"
+
+
+def test_stable_metadata_drops_timings_paths_and_random_ids() -> None:
+    from tabstudy.reporting import stable_metadata
+
+    injected = nbformat.v4.new_code_cell("seed = 1", metadata={"tags": ["injected-parameters"]})
+    injected["id"] = "3f9c2a1b"
+    injected.metadata["papermill"] = {"start_time": "t0", "duration": 1.5, "status": "completed"}
+    injected.metadata["execution"] = {"iopub.status.busy": "2026-11-29T17:00:00"}
+    nb = nbformat.v4.new_notebook(cells=[injected])
+    nb.metadata["papermill"] = {
+        "start_time": "t0",
+        "end_time": "t1",
+        "duration": 2.0,
+        "input_path": "/home/me/notebooks/x.ipynb",
+        "output_path": "/tmp/x.ipynb",
+        "parameters": {"seed": 1},
+    }
+    stable_metadata(nb)
+    assert nb.metadata["papermill"] == {"parameters": {"seed": 1}}
+    cell = nb.cells[0]
+    assert cell["id"] == "injected-parameters" and "execution" not in cell.metadata
+    assert cell.metadata["papermill"] == {"status": "completed"}

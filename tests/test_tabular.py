@@ -6,15 +6,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabstudy import config, tabular
-from tabstudy.features import LABEL, MISSING_CATEGORY
-from tabstudy.tabular import FeatureConfigError
+from tabstudy import config
+from tabstudy.spec import LABEL, MISSING_CATEGORY
+from tabstudy.studies.table import features as tabular
+from tabstudy.studies.table.features import FeatureConfigError
 
-SPLIT = {"valid_start": "2013-09-01", "test_start": "2013-11-01"}
 
-
-def _features(**kw: object) -> config.FeaturesConfig:
-    return config.FeaturesConfig(split=SPLIT, **kw)
+def _features(**kw: object) -> config.TableFeatures:
+    base: dict[str, object] = {
+        "time_column": None,
+        "categorical": None,
+        "numeric": None,
+        "exclude": [],
+        "valid_frac": 0.15,
+        "test_frac": 0.15,
+        "slices": [],
+        "reference_bins": 10,
+    }
+    return config.TableFeatures(**{**base, **kw})
 
 
 def _table(n: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -61,7 +70,7 @@ def test_declared_columns_and_unknown_names() -> None:
 
 
 def test_build_gives_safe_names_clean_types_and_spec() -> None:
-    target = config.TargetConfig(column="churned", positive="yes")
+    target = config.FileTarget(column="churned", positive="yes")
     frame, spec = tabular.build(_table(), target, _features(slices=["plan"]), "f.csv")
     # the id column ("customer id", unique per row) is left out; names are made input-safe
     assert spec.categorical() == ["plan"] and spec.numeric() == ["monthly_spend", "tenure"]
@@ -71,7 +80,7 @@ def test_build_gives_safe_names_clean_types_and_spec() -> None:
 
 
 def test_stratified_split_keeps_the_rate_and_is_seeded() -> None:
-    target = config.TargetConfig(column="churned", positive="yes")
+    target = config.FileTarget(column="churned", positive="yes")
     frame, _ = tabular.build(_table(1000), target, _features(), "f.csv")
     parts = tabular.split(frame, 0.15, 0.15, seed=3, ordered=False)
     assert [len(p) for p in parts.values()] == [700, 150, 150]
@@ -82,7 +91,7 @@ def test_stratified_split_keeps_the_rate_and_is_seeded() -> None:
 
 
 def test_time_split_is_ordered() -> None:
-    target = config.TargetConfig(column="churned", positive="yes")
+    target = config.FileTarget(column="churned", positive="yes")
     shuffled = _table(400).sample(frac=1.0, random_state=1)
     frame, _ = tabular.build(shuffled, target, _features(time_column="signed_up"), "f.csv")
     parts = tabular.split(frame, 0.2, 0.2, seed=0, ordered=True)

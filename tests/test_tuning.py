@@ -59,7 +59,18 @@ def test_memory_does_not_grow_across_trials(tmp_path) -> None:
 
 
 def _cfg(**kw: object) -> config.TuneConfig:
-    base = {"batch_size": [64], "units": [8], "embedding_dim": [2]}
+    base = {
+        "batch_size": [64],
+        "units": [8],
+        "embedding_dim": [2],
+        "max_trials": 8,
+        "epochs": 4,
+        "min_layers": 1,
+        "max_layers": 3,
+        "dropout_max": 0.3,
+        "lr_min": 1e-4,
+        "lr_max": 1e-2,
+    }
     return config.TuneConfig(**{**base, **kw})
 
 

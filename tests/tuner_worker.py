@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from tabstudy import config
-from tabstudy.features import LABEL, Feature, FeatureSet
 from tabstudy.models import keras_model, tuning
+from tabstudy.spec import LABEL, Feature, FeatureSet
 
 
 class Probe(keras.callbacks.Callback):
@@ -57,7 +57,7 @@ def main() -> None:
     )
     cfg = config.TuneConfig(
         max_trials=trials, epochs=2, batch_size=[64, 128], units=[8, 16, 32], max_layers=2,
-        embedding_dim=[2, 4],
+        embedding_dim=[2, 4], min_layers=1, dropout_max=0.3, lr_min=1e-4, lr_max=1e-2,
     )  # fmt: skip
     keras_model.set_determinism(0)
     pre = keras_model.build_preprocessor(frame, spec)

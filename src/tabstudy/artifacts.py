@@ -115,10 +115,14 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
+def json_text(obj: Any) -> str:
+    """``obj`` as indented, key-sorted JSON (byte-stable for equal content; NaN/inf as null)."""
+    return json.dumps(_finite(obj), indent=2, sort_keys=True, default=_json_default) + "\n"
+
+
 def write_json(obj: Any, final: Path) -> None:
-    """Write ``obj`` as indented, key-sorted JSON (byte-stable for equal content)."""
-    text = json.dumps(_finite(obj), indent=2, sort_keys=True, default=_json_default) + "\n"
-    write_text(text, final)
+    """Write ``obj`` as :func:`json_text` (atomically)."""
+    write_text(json_text(obj), final)
 
 
 def write_text(text: str, final: Path) -> None:

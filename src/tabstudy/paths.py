@@ -53,41 +53,52 @@ def raw(table: str) -> Path:
     return raw_dir() / f"{table}.parquet"
 
 
+def baseline_predictions() -> Path:
+    """Validation and test predictions of the baselines (the baselines stage's output)."""
+    return interim("baseline_predictions.parquet")
+
+
 def interim(name: str) -> Path:
     return root() / "data" / "interim" / name
 
 
+def rel(path: Path) -> str:
+    """``path`` relative to the project root, POSIX style (as dvc.yaml spells it)."""
+    return Path(path).resolve().relative_to(root()).as_posix()
+
+
+def processed_dir() -> Path:
+    """The processed splits and their feature spec (the features stage's output)."""
+    return root() / "data" / "processed"
+
+
 def processed(split: str) -> Path:
     """Parquet file of a processed split (train, valid or test)."""
-    return root() / "data" / "processed" / f"{split}.parquet"
+    return processed_dir() / f"{split}.parquet"
 
 
 def feature_spec() -> Path:
-    """The feature spec in force (written with the processed splits; model, baselines, model card
-    and monitoring read it)."""
-    return root() / "data" / "processed" / "feature_spec.json"
+    """The feature spec in force (written with the processed splits; the bundle keeps a copy)."""
+    return processed_dir() / "feature_spec.json"
 
 
 def reference_stats() -> Path:
-    """Training-window statistics for drift detection (written with the processed splits)."""
-    return root() / "data" / "processed" / "reference_stats.json"
+    """Training-window statistics for drift detection (written with the processed splits; the
+    bundle keeps a copy)."""
+    return processed_dir() / "reference_stats.json"
 
 
 def models_dir() -> Path:
     return root() / "models"
 
 
-def model_file() -> Path:
-    """The trained model in the native Keras format."""
-    return models_dir() / "model.keras"
-
-
-def saved_model_dir() -> Path:
-    """The trained model as a TensorFlow SavedModel with a ``serve`` signature over raw features."""
-    return models_dir() / "saved_model"
+def bundle_dir() -> Path:
+    """The model bundle the train stage writes (see :mod:`tabstudy.models.bundle`)."""
+    return models_dir() / "bundle"
 
 
 def best_hparams_file() -> Path:
+    """The tuned hyperparameters (the tune stage's output)."""
     return models_dir() / "best_hparams.json"
 
 
@@ -97,7 +108,7 @@ def reports_dir() -> Path:
 
 def metrics_file(stage: str) -> Path:
     """The JSON metrics a stage writes (declared as DVC metrics)."""
-    return reports_dir() / "metrics" / f"{stage}.json"
+    return metrics_dir() / f"{stage}.json"
 
 
 def anomalies_report() -> Path:
@@ -120,6 +131,10 @@ def plots_dir(stage: str) -> Path:
 
 def executed_notebook(notebook_name: str) -> Path:
     return reports_dir() / "notebooks" / notebook_name
+
+
+def metrics_dir() -> Path:
+    return reports_dir() / "metrics"
 
 
 def notebook_html(notebook_name: str) -> Path:

@@ -1,15 +1,12 @@
-"""Rendered reports: executed notebooks to standalone HTML with the code hidden, and the
-``reports/index.html`` page linking every stage report, the model card and the metrics."""
+"""Rendered reports: executed notebooks tidied (no start-up noise) and turned into standalone
+HTML with the code hidden. The index page is :mod:`tabstudy.pipeline.index`."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import nbformat
 from nbconvert import HTMLExporter
 
@@ -55,10 +52,31 @@ def strip_noise(nb: Any) -> Any:
     return nb
 
 
+PAPERMILL_VOLATILE: tuple[str, ...] = ("start_time", "end_time", "duration")
+PAPERMILL_PATHS: tuple[str, ...] = ("input_path", "output_path")
+
+
+def stable_metadata(nb: Any) -> Any:
+    """Drop what changes from run to run but says nothing about the results: papermill's
+    timings and machine paths, the kernel's execution timestamps, and the random id papermill
+    gives its injected-parameters cell."""
+    meta = nb.metadata.get("papermill")
+    if meta is not None:
+        for key in (*PAPERMILL_VOLATILE, *PAPERMILL_PATHS):
+            meta.pop(key, None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        for key in PAPERMILL_VOLATILE:
+            cell.metadata.get("papermill", {}).pop(key, None)
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = "injected-parameters"
+    return nb
+
+
 def clean_executed(path: Path) -> None:
-    """Strip start-up noise from an executed notebook file in place."""
+    """Strip start-up noise and volatile metadata from an executed notebook file in place."""
     nb = nbformat.read(path, as_version=4)
-    nbformat.write(strip_noise(nb), path)
+    nbformat.write(stable_metadata(strip_noise(nb)), path)
 
 
 def notebook_to_html(notebook: Path) -> str:
@@ -71,45 +89,3 @@ def notebook_to_html(notebook: Path) -> str:
     )
     body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
     return body
-
-
-def _rel(target: Path, start: Path) -> str:
-    return Path(os.path.relpath(target, start)).as_posix()
-
-
-def index_html(
-    stages: Sequence[dict[str, Any]],
-    card: dict[str, Path],
-    metrics: dict[str, Path],
-    headline: dict[str, Any],
-    out_dir: Path,
-) -> str:
-    """The report index.
-
-    Args:
-        stages: one dict per stage with ``name``, ``html`` (Path) and ``notebook`` (Path).
-        card: ``{"html": path, "md": path}`` of the model card.
-        metrics: metrics JSON files by stage name.
-        headline: key numbers to show on top (already formatted or plain numbers).
-        out_dir: the folder the index is written to (links are relative to it).
-    """
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("tabstudy", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    rows = [
-        {
-            "name": s["name"],
-            "html": _rel(s["html"], out_dir),
-            "notebook": _rel(s["notebook"], out_dir),
-            "present": Path(s["html"]).exists(),
-        }
-        for s in stages
-    ]
-    return env.get_template("index.html.j2").render(
-        stages=rows,
-        card={k: _rel(v, out_dir) for k, v in card.items()},
-        metrics={k: _rel(v, out_dir) for k, v in metrics.items()},
-        headline=headline,
-    )

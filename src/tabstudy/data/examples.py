@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from tabstudy import artifacts
-from tabstudy.tabular import safe_name
+from tabstudy.spec import safe_name
 
 
 def snake_case(name: str) -> str:

@@ -26,7 +26,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from tabstudy.config import DataConfig, TargetConfig, ValidateConfig
+from tabstudy.config import ValidateConfig
 from tabstudy.data.contract import ColumnContract, Contract, TableContract
 
 Severity = Literal["hard", "soft"]
@@ -314,51 +314,6 @@ def check_target(labels: pd.Series, table: str, column: str) -> list[Anomaly]:
             [f"only class {values[0]!r}"],
         )
     return [missing, classes]
-
-
-def check_study_target(
-    tables: dict[str, pd.DataFrame], data: DataConfig, target: TargetConfig
-) -> list[Anomaly]:
-    """The target of the configured study, built as the features stage builds it, checked."""
-    if data.source == "nycflights13":
-        from tabstudy.features import LABEL, add_label
-
-        flights = tables.get("flights")
-        if flights is None or not pd.api.types.is_numeric_dtype(flights.get("arr_delay")):
-            return []  # already a hard anomaly of the contract
-        labelled = add_label(flights, target.delay_minutes, target.unresolved)
-        return check_target(labelled[LABEL], "flights", "arr_delay")
-    table = tables.get(data.table)
-    column = str(target.column)
-    if table is None or target.column is None or target.positive is None:
-        return [
-            Anomaly(
-                data.table,
-                column,
-                "target declared",
-                "hard",
-                0,
-                1.0,
-                "fail",
-                ["set target.column and target.positive in params.yaml"],
-            )
-        ]
-    if column not in table.columns:
-        return [
-            Anomaly(
-                data.table,
-                column,
-                "target column present",
-                "hard",
-                len(table),
-                1.0,
-                "fail",
-                [f"columns: {list(table.columns)[:8]}"],
-            )
-        ]
-    from tabstudy.tabular import positive_mask
-
-    return check_target(positive_mask(table[column], target.positive), data.table, column)
 
 
 def raise_for_hard(anomalies: list[Anomaly], files: dict[str, str]) -> None:

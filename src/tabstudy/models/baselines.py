@@ -27,7 +27,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from tabstudy.config import BaselinesConfig
-from tabstudy.features import LABEL, FeatureSet
+from tabstudy.spec import LABEL, FeatureSet
 
 BASELINES: tuple[str, ...] = ("majority", "logreg", "hgb")
 

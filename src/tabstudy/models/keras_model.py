@@ -24,7 +24,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from tabstudy.features import LABEL, FeatureSet
+from tabstudy.spec import LABEL, FeatureSet
 
 NUMERIC_INPUT = "numeric"
 MIN_CATEGORY_COUNT = 5
@@ -332,15 +332,3 @@ def plot_history(history: pd.DataFrame) -> Any:
         ax.legend()
     fig.tight_layout()
     return fig
-
-
-def save_model(model: keras.Model, keras_file: Any, saved_model_dir: Any) -> None:
-    """Atomically write the Keras file and the SavedModel (``serve`` signature, raw features)."""
-    import tensorflow as tf
-
-    from tabstudy import artifacts
-
-    tf.get_logger().setLevel("ERROR")  # no "Assets written to <tmp path>" lines
-    artifacts.write_with(lambda tmp: model.save(tmp), keras_file, suffix=".keras")
-    with artifacts.atomic_dir(saved_model_dir) as tmp:
-        model.export(str(tmp), format="tf_saved_model", verbose=False)

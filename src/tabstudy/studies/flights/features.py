@@ -1,33 +1,29 @@
-"""The feature spec, the label, point-in-time features and the time-ordered split.
+"""The flights study's feature spec, label, point-in-time features and time-ordered split.
 
 Prediction time is the scheduled departure minus a horizon (``features.horizon_hours``). Every
 feature is known at that time: schedule fields, plane attributes, the latest weather observation
 at the origin at or before the prediction time (an as-of join), and the number of departures
 scheduled at the origin in the same hour. The flight's own actual times and delays are never used.
 
-:data:`FEATURE_SPEC` is the single declaration of the features that the model, the baselines and
-the model card all read.
+:data:`FEATURE_SPEC` is the single declaration of the flights features; the features stage writes
+it as the study's :class:`~tabstudy.spec.FeatureSet`, which everything downstream reads.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from datetime import date
-from pathlib import Path
-from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from pandas.tseries.holiday import USFederalHolidayCalendar
 
-from tabstudy import artifacts, history, paths
-from tabstudy.config import DataConfig, FeaturesConfig, TargetConfig
+from tabstudy.config import FlightsFeatures, FlightsTarget
+from tabstudy.spec import LABEL, MISSING_CATEGORY, Feature, FeatureSet
+from tabstudy.studies.flights import history
 
-LABEL = "y"
+STUDY = "nycflights13"
 TIME_COLUMN = "sched_dep_utc"
 DATE_COLUMN = "flight_date"
-SPLIT_TIME = "split_time"  # a file source's time column, when it has one
-MISSING_CATEGORY = "__missing__"
 WEATHER_TOLERANCE = pd.Timedelta(hours=6)
 WEATHER_FIELDS: tuple[str, ...] = (
     "temp",
@@ -39,17 +35,6 @@ WEATHER_FIELDS: tuple[str, ...] = (
     "pressure",
     "visib",
 )
-
-
-@dataclass(frozen=True)
-class Feature:
-    """One model input: its name, type, source table, as-of rule and meaning."""
-
-    name: str
-    kind: Literal["categorical", "numeric"]
-    source: str
-    asof: str
-    description: str
 
 
 def _weather(field: str) -> Feature:
@@ -152,73 +137,32 @@ FORBIDDEN_SOURCES: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class FeatureSet:
-    """The features in force and the columns evaluation slices by.
-
-    The features stage writes it beside the processed splits (:func:`save_spec`); the model, the
-    baselines, the model card and monitoring read it back (:func:`load_spec`), so they cannot
-    disagree. The flights study's set is :data:`FEATURE_SPEC`; a file source builds its own.
-    """
-
-    features: tuple[Feature, ...]
-    slices: tuple[str, ...] = ()
-
-    def categorical(self) -> list[str]:
-        return [f.name for f in self.features if f.kind == "categorical"]
-
-    def numeric(self) -> list[str]:
-        return [f.name for f in self.features if f.kind == "numeric"]
-
-    def names(self) -> list[str]:
-        return [f.name for f in self.features]
-
-    def table(self) -> pd.DataFrame:
-        """The spec as a table (for notebooks and the model card)."""
-        return pd.DataFrame([asdict(f) for f in self.features])
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "features": [asdict(f) for f in self.features],
-            "slices": list(self.slices),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FeatureSet:
-        return cls(
-            tuple(Feature(**f) for f in data["features"]),
-            tuple(data.get("slices", ())),
-        )
-
-
-FLIGHTS = FeatureSet(FEATURE_SPEC, ("carrier", "origin"))
-
-
-def save_spec(spec: FeatureSet, path: Path) -> None:
-    """Write the feature set as JSON (atomically)."""
-    artifacts.write_json(spec.to_dict(), path)
-
-
-def load_spec(path: Path | None = None) -> FeatureSet:
-    """Read the feature set the features stage wrote (default: the project's)."""
-    return FeatureSet.from_dict(artifacts.read_json(path or paths.feature_spec()))
-
-
 def categorical_features() -> list[str]:
-    return FLIGHTS.categorical()
+    """Names of the categorical flights features."""
+    return [f.name for f in FEATURE_SPEC if f.kind == "categorical"]
 
 
 def numeric_features() -> list[str]:
-    return FLIGHTS.numeric()
+    """Names of the numeric flights features."""
+    return [f.name for f in FEATURE_SPEC if f.kind == "numeric"]
 
 
 def feature_names() -> list[str]:
-    return FLIGHTS.names()
+    """Names of every flights feature, in input order."""
+    return [f.name for f in FEATURE_SPEC]
 
 
-def spec_table() -> pd.DataFrame:
-    """The flights feature spec as a table."""
-    return FLIGHTS.table()
+def label_definition(target: FlightsTarget) -> str:
+    """When the label is 1, in words (from the params, for reports and the model card)."""
+    unresolved = (
+        "cancelled and diverted flights are left out"
+        if target.unresolved == "drop"
+        else "cancelled and diverted flights count as late"
+    )
+    return (
+        f"y = 1 when the flight arrived {target.delay_minutes:g} or more minutes late "
+        f"({unresolved})."
+    )
 
 
 def add_label(flights: pd.DataFrame, delay_minutes: float, unresolved: str) -> pd.DataFrame:
@@ -365,48 +309,31 @@ def time_split(frame: pd.DataFrame, valid_start: date, test_start: date) -> dict
     return {k: v.reset_index(drop=True) for k, v in parts.items()}
 
 
-def prepare(
-    tables: dict[str, pd.DataFrame],
-    data: DataConfig,
-    target: TargetConfig,
-    cfg: FeaturesConfig,
-    seed: int,
+def build(
+    tables: dict[str, pd.DataFrame], target: FlightsTarget, cfg: FlightsFeatures
 ) -> tuple[dict[str, pd.DataFrame], FeatureSet]:
-    """The train/valid/test splits and the feature set of the configured study.
-
-    Flights: point-in-time features and the date split of ``cfg.split``. A file source: the
-    generic features of :mod:`tabstudy.tabular` and its time-ordered or stratified split.
-    """
-    if data.source == "nycflights13":
-        frame = build_features(
-            tables,
-            target.delay_minutes,
-            target.unresolved,
-            cfg.horizon_hours,
-            cfg.outcome_margin_minutes,
-            cfg.history_smoothing,
-        )
-        splits = time_split(frame, cfg.split.valid_start, cfg.split.test_start)
-        return splits, FeatureSet(FEATURE_SPEC, tuple(cfg.slices))
-    from tabstudy import tabular
-
-    frame, spec = tabular.build(tables[data.table], target, cfg, str(data.path))
-    ordered = cfg.time_column is not None
-    return tabular.split(frame, cfg.valid_frac, cfg.test_frac, seed, ordered), spec
-
-
-def split_summary(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Rows and positive rate of each split, and its date range when rows have dates."""
-    rows = []
-    for k, v in splits.items():
-        row: dict[str, Any] = {
-            "split": k,
-            "rows": len(v),
-            "positive_rate": round(float(v[LABEL].mean()), 4),
-        }
-        for col in (DATE_COLUMN, SPLIT_TIME):
-            if col in v.columns:
-                row["first_date"] = v[col].min().date().isoformat()
-                row["last_date"] = v[col].max().date().isoformat()
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("split")
+    """The train/valid/test windows of point-in-time rows and their feature set."""
+    frame = build_features(
+        tables,
+        target.delay_minutes,
+        target.unresolved,
+        cfg.horizon_hours,
+        cfg.outcome_margin_minutes,
+        cfg.history_smoothing,
+    )
+    splits = time_split(frame, cfg.split.valid_start, cfg.split.test_start)
+    description = (
+        f"{len(frame)} flights (nycflights13, 2013, departures from JFK, LGA and EWR) with "
+        f"{len(FEATURE_SPEC)} features as known {cfg.horizon_hours:g} hours before the "
+        f"scheduled departure, split by date: training before {cfg.split.valid_start}, "
+        f"validation until {cfg.split.test_start}, test from then on."
+    )
+    spec = FeatureSet(
+        FEATURE_SPEC,
+        tuple(cfg.slices),
+        label_definition(target),
+        description,
+        DATE_COLUMN,
+        STUDY,
+    )
+    return splits, spec

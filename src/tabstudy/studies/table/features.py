@@ -1,4 +1,4 @@
-"""Generic features for your own table (``data.source: file``).
+"""Features for your own table (``data.source: file``): one feature per column.
 
 The label is ``target.column == target.positive``. Each remaining column becomes a feature as it
 is, categorical or numeric as declared in params.yaml ``features`` (inferred from its type when
@@ -13,33 +13,20 @@ time. List identifiers and columns recorded after the outcome under ``features.e
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from tabstudy.config import FeaturesConfig, TargetConfig
-from tabstudy.features import LABEL, MISSING_CATEGORY, SPLIT_TIME, Feature, FeatureSet
+from tabstudy.config import FileTarget, TableFeatures
+from tabstudy.spec import LABEL, MISSING_CATEGORY, Feature, FeatureSet, safe_name
 
+STUDY = "file"
+SPLIT_TIME = "split_time"  # the table's time column, parsed, when it has one
 GENERIC_ASOF = "a column of the input row; declared known at prediction time"
 
 
 class FeatureConfigError(ValueError):
     """The target or feature columns declared in params.yaml do not fit the data."""
-
-
-def safe_name(column: str) -> str:
-    """A Keras- and SavedModel-safe input name for a column."""
-    name = re.sub(r"\W+", "_", str(column)).strip("_")
-    return name if name and not name[0].isdigit() else f"f_{name}"
-
-
-def require_target(target: TargetConfig) -> tuple[str, str | int | float | bool]:
-    """The declared target column and positive value of a file source."""
-    if target.column is None or target.positive is None:
-        raise FeatureConfigError("data.source 'file' needs target.column and target.positive")
-    return target.column, target.positive
 
 
 def positive_mask(values: pd.Series, positive: object) -> pd.Series:
@@ -73,7 +60,7 @@ def labels(frame: pd.DataFrame, column: str, positive: object, file: str) -> pd.
 
 
 def infer_columns(
-    frame: pd.DataFrame, target: str, cfg: FeaturesConfig, file: str
+    frame: pd.DataFrame, target: str, cfg: TableFeatures, file: str
 ) -> tuple[list[str], list[str]]:
     """Categorical and numeric feature columns: declared ones, or inferred from the types.
 
@@ -112,27 +99,46 @@ def _is_number(s: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
 
 
-def feature_set(cats: list[str], nums: list[str], file: str, slices: list[str]) -> FeatureSet:
+def features_of(cats: list[str], nums: list[str], file: str) -> tuple[Feature, ...]:
     """The spec of generic features (one per column)."""
-    feats = [
+    return tuple(
         Feature(safe_name(c), kind, file, GENERIC_ASOF, f"column {c!r} as given")
         for kind, cols in (("categorical", cats), ("numeric", nums))
         for c in cols
-    ]
-    return FeatureSet(tuple(feats), tuple(safe_name(s) for s in slices))
+    )
+
+
+def label_definition(target: FileTarget) -> str:
+    """When the label is 1, in words."""
+    return f"y = 1 when column {target.column!r} equals {target.positive!r}."
+
+
+def describe(rows: int, n_features: int, file: str, ordered: bool) -> str:
+    """What the rows are and how they were split, in words."""
+    how = "split by time" if ordered else "split at random (stratified by the target)"
+    return (
+        f"{rows} labelled rows of `{file}` with {n_features} features, {how} into training, "
+        "validation and test sets."
+    )
 
 
 def build(
-    frame: pd.DataFrame, target: TargetConfig, cfg: FeaturesConfig, file: str
+    frame: pd.DataFrame, target: FileTarget, cfg: TableFeatures, file: str
 ) -> tuple[pd.DataFrame, FeatureSet]:
     """Model-ready rows (features, label, slice and time columns) and their spec.
 
     Rows whose target is missing are dropped.
     """
-    column, positive = require_target(target)
-    y = labels(frame, column, positive, file)
-    cats, nums = infer_columns(frame, column, cfg, file)
-    spec = feature_set(cats, nums, file, cfg.slices)
+    y = labels(frame, target.column, target.positive, file)
+    cats, nums = infer_columns(frame, target.column, cfg, file)
+    spec = FeatureSet(
+        features_of(cats, nums, file),
+        tuple(safe_name(s) for s in cfg.slices),
+        label_definition(target),
+        describe(int(y.notna().sum()), len(cats) + len(nums), file, cfg.time_column is not None),
+        SPLIT_TIME if cfg.time_column else None,
+        STUDY,
+    )
     out = pd.DataFrame(index=frame.index)
     for c in cats:
         out[safe_name(c)] = frame[c].astype("string").fillna(MISSING_CATEGORY).astype(object)

@@ -1,0 +1,11 @@
+"""The pipeline, split by role (each module is a dependency only of what executes it):
+
+- :mod:`.stages`     the stage registry: notebook, params sections, data deps, outputs
+- :mod:`.runner`     runs one stage's notebook with papermill, transactionally (DVC calls it)
+- :mod:`.index`      the report index page (the ``index`` stage)
+- :mod:`.dvcgen`     generates dvc.yaml from the registry (with :mod:`.plots`, the DVC plots)
+- :mod:`.notebooks`  parameters cells from params.yaml, nbval reference outputs
+- :mod:`.cli`        ``python -m tabstudy.pipeline ...``
+
+This file imports nothing, so that depending on the package costs a stage nothing.
+"""

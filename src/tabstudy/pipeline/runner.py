@@ -1,0 +1,134 @@
+"""Run one notebook stage with papermill, transactionally (``python -m tabstudy.pipeline.runner
+STAGE``; DVC calls it).
+
+The runner resolves params.yaml once (:func:`tabstudy.config.resolve`: the active profile merged
+in) and injects the stage's resolved values, so the executed notebook's parameters show exactly
+what ran. Its writes go to ``.staging/<stage>`` (see :mod:`tabstudy.artifacts`) and move into
+place only when every cell succeeded. On a failing cell the executed notebook, with papermill's
+red error banner at the top, is published to ``reports/notebooks`` and its HTML to
+``reports/html`` so the error is visible; nothing else of the stage is written, the outputs of the
+last successful run stay in place (dvc.yaml marks every output ``persist``, so DVC does not delete
+them first), and the command exits non-zero.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from tabstudy import artifacts, config, paths, reporting
+from tabstudy.pipeline.stages import Stage, stage
+
+KERNEL = "python3"
+QUIET_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "PYTHONWARNINGS": "ignore::DeprecationWarning",
+    "WANDB_MODE": os.environ.get("WANDB_MODE", "offline"),
+}
+
+
+def stage_parameters(s: Stage, resolved: dict[str, Any]) -> dict[str, Any]:
+    """The values papermill injects: profile, seed and exactly the sections the stage reads,
+    from the resolved params (:func:`tabstudy.config.resolve`)."""
+    missing = [k for k in ("profile", "seed", *s.sections) if k not in resolved]
+    if missing:
+        raise config.ConfigError(
+            f"{paths.rel(paths.params_file())}: missing key(s) {', '.join(missing)} "
+            f"needed by stage '{s.name}'"
+        )
+    return {k: resolved[k] for k in ("profile", "seed", *s.sections)}
+
+
+def kernel_env(root: Path, staging: Path | None) -> None:
+    """Environment the kernel inherits: quiet TF, the work dir, the staging dir, no profile
+    override (the values arrive resolved)."""
+    os.environ.update(QUIET_ENV)
+    os.environ[paths.WORKDIR_ENV] = str(root)
+    os.environ.pop(config.PROFILE_ENV, None)
+    if staging is None:
+        os.environ.pop(artifacts.STAGING_ENV, None)
+    else:
+        os.environ[artifacts.STAGING_ENV] = str(staging)
+
+
+def run_stage(name: str) -> int:
+    """Execute one notebook stage transactionally; return the exit code (0 = success)."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    s = stage(name)
+    if s.notebook is None:
+        raise KeyError(f"stage {name!r} has no notebook; run its command: {s.command}")
+    root = paths.root()
+    parameters = stage_parameters(s, config.resolve(config.load_params()))
+    staging = paths.staging_root() / s.name
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    kernel_env(root, staging)
+    executed = artifacts.target_path(paths.executed_notebook(s.notebook))
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        pm.execute_notebook(
+            paths.notebooks_dir() / s.notebook,
+            executed,
+            parameters=parameters,
+            kernel_name=KERNEL,
+            cwd=str(root),
+            progress_bar=False,
+            log_output=False,
+        )
+        reporting.clean_executed(executed)  # the same tidy-up as a failed run's report gets
+        artifacts.write_text(reporting.notebook_to_html(executed), paths.notebook_html(s.notebook))
+    except PapermillExecutionError as err:
+        _publish_failure(s, executed)
+        print(
+            f"stage '{s.name}' FAILED in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
+            f"see {paths.rel(paths.executed_notebook(s.notebook))} (error shown at the top); "
+            "no other output of this stage was written",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        os.environ.pop(artifacts.STAGING_ENV, None)
+    for out in directory_outs(s):
+        (staging / out).mkdir(parents=True, exist_ok=True)
+        artifacts.mark_whole_dir(staging / out)  # replaces last run's directory, stale files too
+    artifacts.commit_staging(staging, root)
+    return 0
+
+
+def directory_outs(s: Stage) -> list[str]:
+    """The stage's declared outputs that are directories (no file suffix)."""
+    return [o for o in (*s.outs, *s.plots) if not Path(o).suffix]
+
+
+def _publish_failure(s: Stage, executed: Path) -> None:
+    """Publish the failed notebook and its HTML; discard everything else the stage staged."""
+    staging = Path(os.environ.pop(artifacts.STAGING_ENV))
+    final_nb = paths.executed_notebook(s.notebook)
+    final_nb.parent.mkdir(parents=True, exist_ok=True)
+    if executed.exists():
+        reporting.clean_executed(executed)
+        os.replace(executed, final_nb)
+        artifacts.write_text(reporting.notebook_to_html(final_nb), paths.notebook_html(s.notebook))
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tabstudy.pipeline.runner STAGE``."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m tabstudy.pipeline.runner STAGE", file=sys.stderr)
+        return 2
+    try:
+        return run_stage(args[0])
+    except (KeyError, config.ConfigError) as err:
+        print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The stage registry: for every stage, its notebook, the params sections it reads, its data
+dependencies and outputs (spelled through :mod:`tabstudy.paths`, the one place paths live).
+``dvc.yaml`` is generated from here (:mod:`.dvcgen`), and the src modules each stage depends on
+are found by reading its notebook's imports, so dvc.yaml can never miss one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tabstudy import paths
+
+PACKAGE = "tabstudy"
+COMMON_PARAMS: tuple[str, ...] = ("profile", "seed")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One lifecycle stage run by papermill (``notebook``) or by a src command (``command``)."""
+
+    name: str
+    notebook: str | None
+    sections: tuple[str, ...] = ()
+    deps: tuple[str, ...] = ()
+    outs: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+    plots: tuple[str, ...] = ()
+    command: str | None = None
+
+
+def _r(path: Path) -> str:
+    return paths.rel(path)
+
+
+def _m(stage: str) -> str:
+    return _r(paths.metrics_file(stage))
+
+
+RAW = _r(paths.raw_dir())
+PROCESSED = _r(paths.processed_dir())
+BUNDLE = _r(paths.bundle_dir())
+BASELINE_PREDICTIONS = _r(paths.baseline_predictions())
+BEST_HPARAMS = _r(paths.best_hparams_file())
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        "ingest",
+        "01-ingest.ipynb",
+        ("data",),
+        deps=(_r(paths.external_dir()),),
+        outs=(RAW,),
+        metrics=(_m("ingest"),),
+    ),
+    Stage(
+        "validate",
+        "02-validate.ipynb",
+        ("data", "validate", "target"),
+        deps=(RAW, "contracts"),
+        outs=(_r(paths.anomalies_report()),),
+        metrics=(_m("validate"),),
+    ),
+    Stage(
+        "eda",
+        "03-eda.ipynb",
+        ("data", "target", "features"),
+        deps=(RAW, _m("validate")),
+        outs=(_r(paths.figures_dir("eda")),),
+        metrics=(_m("eda"),),
+    ),
+    Stage(
+        "features",
+        "04-features.ipynb",
+        ("data", "target", "features"),
+        deps=(RAW, _m("validate")),
+        outs=(PROCESSED,),
+        metrics=(_m("features"),),
+    ),
+    Stage(
+        "baselines",
+        "05-baselines.ipynb",
+        ("baselines",),
+        deps=(PROCESSED,),
+        outs=(BASELINE_PREDICTIONS,),
+        metrics=(_m("baselines"),),
+        plots=(_r(paths.plots_dir("baselines") / "hgb_search.csv"),),
+    ),
+    Stage(
+        "tune",
+        "06-tune.ipynb",
+        ("tune",),
+        deps=(PROCESSED,),
+        outs=(BEST_HPARAMS,),
+        metrics=(_m("tune"),),
+        plots=(_r(paths.plots_dir("tune") / "trials.csv"),),
+    ),
+    Stage(
+        "train",
+        "07-train.ipynb",
+        ("train",),
+        deps=(PROCESSED, BEST_HPARAMS),
+        outs=(BUNDLE, _r(paths.figures_dir("train"))),
+        metrics=(_m("train"),),
+        plots=(_r(paths.plots_dir("train") / "history.csv"),),
+    ),
+    Stage(
+        "evaluate",
+        "08-evaluate.ipynb",
+        ("evaluate",),
+        deps=(PROCESSED, BUNDLE, BASELINE_PREDICTIONS),
+        outs=(_r(paths.figures_dir("evaluate")),),
+        metrics=(_m("evaluate"),),
+        plots=(_r(paths.plots_dir("evaluate")),),
+    ),
+    Stage(
+        "model_card",
+        "09-model_card.ipynb",
+        ("model_card",),
+        deps=(BUNDLE, _m("ingest"), _m("features"), _m("train"), _m("evaluate")),
+        outs=(_r(paths.model_card("md")), _r(paths.model_card("html"))),
+    ),
+    Stage(
+        "monitor",
+        "10-monitor.ipynb",
+        ("monitor",),
+        deps=(PROCESSED, BUNDLE),
+        outs=(_r(paths.figures_dir("monitor")),),
+        metrics=(_m("monitor"),),
+        plots=(_r(paths.plots_dir("monitor") / "drift.csv"),),
+    ),
+)
+INDEX = Stage(
+    "index",
+    None,
+    deps=(),
+    outs=(_r(paths.index_html()),),
+    command="python -m tabstudy.pipeline.index",
+)
+
+
+def executed_outs(s: Stage) -> list[str]:
+    """The executed notebook and its HTML page of a notebook stage."""
+    if not s.notebook:
+        return []
+    return [_r(paths.executed_notebook(s.notebook)), _r(paths.notebook_html(s.notebook))]
+
+
+def stage(name: str) -> Stage:
+    """Look a stage up by name."""
+    for s in (*STAGES, INDEX):
+        if s.name == name:
+            return s
+    known = ", ".join(s.name for s in (*STAGES, INDEX))
+    raise KeyError(f"unknown stage {name!r}; stages: {known}")

@@ -1,0 +1,112 @@
+"""The feature contract shared by every stage after ``features``: which columns the model reads,
+their kinds, as-of rules and meanings, the label column and the slices evaluation breaks metrics
+down by.
+
+A study plugin (:mod:`tabstudy.studies`) builds a :class:`FeatureSet`; the features stage writes
+it beside the processed splits (``feature_spec.json``) and the model bundle carries a copy. Models,
+evaluation, monitoring, the model card and serving read it from there: they never import a study.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from tabstudy import artifacts, paths
+
+LABEL = "y"
+"""The 0/1 label column of every processed split (1 = the positive class)."""
+MISSING_CATEGORY = "__missing__"
+"""What a missing categorical value becomes before it reaches a model."""
+
+
+def safe_name(column: str) -> str:
+    """A Keras- and SavedModel-safe input name for a column."""
+    name = re.sub(r"\W+", "_", str(column)).strip("_")
+    return name if name and not name[0].isdigit() else f"f_{name}"
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One model input: its name, type, source table, as-of rule and meaning."""
+
+    name: str
+    kind: Literal["categorical", "numeric"]
+    source: str
+    asof: str
+    description: str
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """The features in force, the columns evaluation slices by, and what the label means.
+
+    Attributes:
+        features: the model inputs, in input order.
+        slices: columns of the processed splits that evaluation breaks metrics down by.
+        label_definition: one sentence saying when :data:`LABEL` is 1 (for reports and cards).
+        description: what the rows are and how they were split (for reports and cards).
+        time_column: the column of the processed splits holding each row's date or time, when
+            the rows have one (time-ordered splits).
+        study: the ``data.source`` of the study that built it (serving asks that plugin).
+    """
+
+    features: tuple[Feature, ...]
+    slices: tuple[str, ...] = ()
+    label_definition: str = ""
+    description: str = ""
+    time_column: str | None = None
+    study: str = ""
+
+    def categorical(self) -> list[str]:
+        """Names of the categorical features, in input order."""
+        return [f.name for f in self.features if f.kind == "categorical"]
+
+    def numeric(self) -> list[str]:
+        """Names of the numeric features, in input order."""
+        return [f.name for f in self.features if f.kind == "numeric"]
+
+    def names(self) -> list[str]:
+        """Names of every feature, in input order."""
+        return [f.name for f in self.features]
+
+    def table(self) -> pd.DataFrame:
+        """The spec as a table (for notebooks and the model card)."""
+        return pd.DataFrame([asdict(f) for f in self.features])
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form (:meth:`from_dict` reads it back)."""
+        return {
+            "features": [asdict(f) for f in self.features],
+            "slices": list(self.slices),
+            "label_definition": self.label_definition,
+            "description": self.description,
+            "time_column": self.time_column,
+            "study": self.study,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureSet:
+        """The inverse of :meth:`to_dict`."""
+        return cls(
+            tuple(Feature(**f) for f in data["features"]),
+            tuple(data.get("slices", ())),
+            str(data.get("label_definition", "")),
+            str(data.get("description", "")),
+            data.get("time_column"),
+            str(data.get("study", "")),
+        )
+
+
+def save_spec(spec: FeatureSet, path: Path) -> None:
+    """Write the feature set as JSON (atomically)."""
+    artifacts.write_json(spec.to_dict(), path)
+
+
+def load_spec(path: Path | None = None) -> FeatureSet:
+    """Read the feature set the features stage wrote (default: the project's)."""
+    return FeatureSet.from_dict(artifacts.read_json(path or paths.feature_spec()))

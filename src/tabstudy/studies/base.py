@@ -1,0 +1,75 @@
+"""What a study plugin is: the :class:`Study` protocol and the :class:`Labelled` rows its label
+builder returns (kept apart from the registry so that plugins import this, not the registry)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+from tabstudy.data.schema import Anomaly
+from tabstudy.eda import EdaFrame
+from tabstudy.spec import FeatureSet
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """The labelled rows of a study's fact table.
+
+    Attributes:
+        frame: the fact table's rows that have a label, with the label in ``spec.LABEL``.
+        table: the fact table's name.
+        column: the raw column the label is derived from (named in messages).
+        definition: when the label is 1, in words.
+        dropped: rows left out because their label is unknown.
+    """
+
+    frame: pd.DataFrame
+    table: str
+    column: str
+    definition: str
+    dropped: int
+
+
+class Study(Protocol):
+    """What a study plugin provides. ``data``, ``target`` and ``features`` are the study's own
+    config variants (:data:`tabstudy.config.STUDY_SECTIONS`)."""
+
+    source: str
+
+    def ingest(self, data: Any, seed: int) -> dict[str, pd.DataFrame]:
+        """The raw tables, by name (the fact table is ``data.table``)."""
+        ...
+
+    def source_files(self, data: Any) -> dict[str, Path]:
+        """The file each raw table was read from (named in validation errors)."""
+        ...
+
+    def source_facts(self, data: Any) -> dict[str, str]:
+        """Where the data came from, for the ingest metrics (e.g. a file's path and digest)."""
+        ...
+
+    def label(self, tables: dict[str, pd.DataFrame], data: Any, target: Any) -> Labelled:
+        """The one label builder: labelled rows of the fact table."""
+        ...
+
+    def target_anomalies(
+        self, tables: dict[str, pd.DataFrame], data: Any, target: Any
+    ) -> list[Anomaly]:
+        """Hard rules of the target (present, not all missing, two classes), checked on
+        :meth:`label`'s output."""
+        ...
+
+    def eda_frame(
+        self, tables: dict[str, pd.DataFrame], data: Any, target: Any, features: Any
+    ) -> EdaFrame:
+        """The labelled rows EDA describes, and what to break them down by."""
+        ...
+
+    def build(
+        self, tables: dict[str, pd.DataFrame], data: Any, target: Any, features: Any, seed: int
+    ) -> tuple[dict[str, pd.DataFrame], FeatureSet]:
+        """The train/valid/test splits (features, label, slice and time columns) and their spec."""
+        ...
