@@ -39,6 +39,11 @@ def resolve(path: str | Path) -> Path:
     return path if path.is_absolute() else root() / path
 
 
+def contracts_dir() -> Path:
+    """The data contracts (versioned YAML; a DVC dependency of validate)."""
+    return root() / "contracts"
+
+
 def external_dir() -> Path:
     """Where your own data files go (a DVC dependency of the ingest stage)."""
     return root() / "external"

@@ -82,7 +82,8 @@ def stage_modules(s: Stage, root: Path) -> list[Path]:
     or its command's module, with everything they import."""
     src = root / "src"
     if s.notebook:
-        modules = notebook_imports(root / "notebooks" / s.notebook) | {RUNNER}
+        modules = notebook_imports(root / paths.rel(paths.notebooks_dir() / s.notebook))
+        modules |= {RUNNER}
     else:
         modules = {str(s.command).split()[-1]}
     return module_closure(modules, src)
@@ -105,7 +106,7 @@ def _profile_keys(s: Stage, params: dict[str, Any]) -> list[str]:
 
 
 def _stage_yaml(s: Stage, root: Path, params: dict[str, Any]) -> dict[str, Any]:
-    nb = [f"notebooks/{s.notebook}"] if s.notebook else []
+    nb = [paths.rel(paths.notebooks_dir() / s.notebook)] if s.notebook else []
     body: dict[str, Any] = {"cmd": s.command or f"python -m {RUNNER} {s.name}"}
     body["deps"] = nb + _src_deps(s, root) + list(s.deps)
     if s.name == INDEX.name:

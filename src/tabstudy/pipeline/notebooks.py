@@ -54,15 +54,14 @@ def refresh_notebooks(profile: str = SMOKE) -> None:
     import nbformat
     from nbclient import NotebookClient
 
-    repo = paths.root()
     with tempfile.TemporaryDirectory(prefix="tabstudy-refresh-") as tmp:
         work = Path(tmp)
-        shutil.copy(repo / "params.yaml", work / "params.yaml")
-        shutil.copytree(repo / "contracts", work / "contracts")
+        shutil.copy(paths.params_file(), work / paths.rel(paths.params_file()))
+        shutil.copytree(paths.contracts_dir(), work / paths.rel(paths.contracts_dir()))
         kernel_env(work, None)
         os.environ[config.PROFILE_ENV] = profile
         for s in STAGES:
-            path = repo / "notebooks" / str(s.notebook)
+            path = paths.notebooks_dir() / str(s.notebook)
             nb = nbformat.read(path, as_version=4)
             NotebookClient(
                 nb,

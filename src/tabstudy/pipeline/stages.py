@@ -54,7 +54,7 @@ STAGES: tuple[Stage, ...] = (
         "validate",
         "02-validate.ipynb",
         ("data", "validate", "target"),
-        deps=(RAW, "contracts"),
+        deps=(RAW, _r(paths.contracts_dir())),
         outs=(_r(paths.anomalies_report()),),
         metrics=(_m("validate"),),
     ),
