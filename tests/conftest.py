@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
+from ruamel.yaml import YAML
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -58,17 +58,31 @@ def run_in(work: Path, *cmd: str, check: bool = True) -> subprocess.CompletedPro
     return out
 
 
+def _yaml12() -> YAML:
+    yaml12 = YAML(typ="safe", pure=True)  # YAML 1.2, as DVC reads and writes params.yaml
+    yaml12.default_flow_style = False
+    return yaml12
+
+
 def set_params(work: Path, **changes: object) -> None:
-    """Edit params.yaml keys given as dotted paths, e.g. ``{"train.patience": 3}``."""
+    """Edit params.yaml keys given as dotted paths, e.g. ``{"train.patience": 3}``; a value of
+    :data:`DELETE` removes the key."""
     path = work / "params.yaml"
-    params = yaml.safe_load(path.read_text())
+    params = _yaml12().load(path.read_text())
     for dotted, value in changes.items():
         node = params
         *parents, leaf = dotted.split(".")
         for p in parents:
             node = node[p]
-        node[leaf] = value
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
+        if value is DELETE:
+            del node[leaf]
+        else:
+            node[leaf] = value
+    with open(path, "w") as fh:
+        _yaml12().dump(params, fh)
+
+
+DELETE = object()
 
 
 def stages_ran(output: str) -> list[str]:

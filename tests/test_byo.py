@@ -142,8 +142,8 @@ BAD_INPUTS = {
     "duplicated_key": (".csv", _frame(lambda f: f.assign(case_id=[0, *range(len(f) - 1)])),
                        "validate", ["column 'case_id'", "rule 'unique key'", "{'case_id': 0}"]),
     "single_class_target": (".csv", _frame(lambda f: f.assign(diagnosis="benign")), "validate",
-                            ["column 'diagnosis'", "rule 'target has two classes'",
-                             "example: only class 0.0"]),
+                            ["column 'diagnosis'", "rule 'positive value occurs'",
+                             "no row equals 'malignant'", "it holds 'benign' (569)"]),
 }  # fmt: skip
 
 
@@ -168,16 +168,17 @@ def test_bad_input_stops_with_clear_error_and_keeps_outputs(byo, case, tmp_path)
     if case == "duplicated_key":
         _declare_case_id_key(work)
     before = _guarded(work)
-    set_params(work, **{"profiles.breast_cancer.data.path": str(bad.relative_to(work))})
+    set_params(work, **{"data.profiles.breast_cancer.path": str(bad.relative_to(work))})
     try:
         out = run_in(work, "dvc", "repro", check=False)
     finally:
-        set_params(work, **{"profiles.breast_cancer.data.path": "external/breast_cancer.csv"})
+        set_params(work, **{"data.profiles.breast_cancer.path": "external/breast_cancer.csv"})
         contract.write_text(saved_contract)
     log = out.stdout + out.stderr
     assert out.returncode != 0, log
     assert f"stage '{stage}' FAILED" in log, log
-    assert str(bad) in log, log
+    assert str(bad.relative_to(work)) in log, log  # the path as params.yaml spells it ...
+    assert str(bad) not in log, log  # ... not a machine path
     for part in expected:
         assert part in log, f"{part!r} not in:\n{log}"
     after = _guarded(work)
@@ -193,3 +194,26 @@ def test_bad_input_stops_with_clear_error_and_keeps_outputs(byo, case, tmp_path)
             for k, v in before.items()
             if not k.startswith(("data/raw", "reports/metrics/ingest"))
         }
+
+
+def test_after_a_failed_validate_dvc_checkout_restores_the_last_good_raw_data(byo) -> None:
+    """A file that passes ingest but breaks a hard rule replaces data/raw (ingest succeeded);
+    the README's recovery, `git checkout dvc.lock && dvc checkout`, brings the raw data that
+    belongs to the models back from the DVC cache."""
+    work, _ = byo
+    before, lock = _guarded(work), (work / "dvc.lock").read_text()
+    bad = work / "external" / "recover" / "breast_cancer.csv"
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    _frame(lambda f: _set(f, "mean_area", "large"))(work, bad)
+    set_params(work, **{"data.profiles.breast_cancer.path": str(bad.relative_to(work))})
+    try:
+        out = run_in(work, "dvc", "repro", check=False)
+    finally:
+        set_params(work, **{"data.profiles.breast_cancer.path": "external/breast_cancer.csv"})
+    assert out.returncode != 0 and "stage 'validate' FAILED" in out.stderr
+    assert (
+        _guarded(work)["data/raw/breast_cancer.parquet"] != before["data/raw/breast_cancer.parquet"]
+    )
+    (work / "dvc.lock").write_text(lock)  # what `git checkout dvc.lock` does in a real clone
+    run_in(work, "dvc", "checkout", "--force")
+    assert _guarded(work) == before

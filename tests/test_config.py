@@ -58,19 +58,19 @@ def test_params_yaml_is_the_only_source_of_values(model) -> None:
 
 
 def test_missing_key_is_named(workdir) -> None:
-    train = {k: v for k, v in config.load_params()["train"].items() if k != "patience"}
+    train = {k: v for k, v in _resolved()["train"].items() if k != "patience"}
     with pytest.raises(config.ConfigError, match=r"train\.patience': Field required"):
         config.stage_config("full", 1, train=train)
 
 
 def test_unknown_key_is_named(workdir) -> None:
-    train = {**config.load_params()["train"], "epoch": 3}
+    train = {**_resolved()["train"], "epoch": 3}
     with pytest.raises(config.ConfigError, match=r"train\.epoch"):
         config.stage_config("full", 1, train=train)
 
 
 def test_mistyped_key_is_named_with_value(workdir) -> None:
-    train = {**config.load_params()["train"], "epochs": "many"}
+    train = {**_resolved()["train"], "epochs": "many"}
     with pytest.raises(config.ConfigError, match=r"train\.epochs.*'many'"):
         config.stage_config("full", 1, train=train)
 
@@ -81,14 +81,14 @@ def test_unknown_section_is_named(workdir) -> None:
 
 
 def test_config_is_frozen(workdir) -> None:
-    cfg = config.stage_config("full", 1, train=config.load_params()["train"])
+    cfg = config.stage_config("full", 1, train=_resolved()["train"])
     with pytest.raises(Exception, match="frozen"):
         cfg.train.epochs = 99  # type: ignore[misc]
 
 
 def test_values_arrive_resolved_and_only_the_env_applies_a_profile(workdir, monkeypatch) -> None:
-    params = config.load_params()
-    smoke = params["profiles"]["smoke"]["train"]["epochs"]
+    params = config.without_profiles(config.load_params())
+    smoke = config.load_params()["train"]["profiles"]["smoke"]["epochs"]
     assert _resolved("smoke")["train"]["epochs"] == smoke
     # stage_config does not re-apply the profile it is told about (the runner merged it) ...
     assert config.stage_config("smoke", 1, train=params["train"]).train.epochs != smoke
@@ -121,9 +121,21 @@ def test_profiles_combine_left_to_right(workdir) -> None:
     both = _stage(_resolved("smoke,breast_cancer"), "data", "train", "tune")
     assert both.data.source == "file" and both.data.sample_frac == 1.0  # the example wins
     assert both.data.table == "breast_cancer"
-    assert both.train.epochs == params["profiles"]["breast_cancer"]["train"]["epochs"]
+    assert both.train.epochs == params["train"]["profiles"]["breast_cancer"]["epochs"]
     other = _stage(_resolved("breast_cancer,smoke"), "data")
-    assert other.data.sample_frac == params["profiles"]["smoke"]["data"]["sample_frac"]
+    assert other.data.sample_frac == params["data"]["profiles"]["smoke"]["sample_frac"]
+    assert config.profile_names(params) == ["breast_cancer", "full", "smoke"]
+
+
+def test_params_are_read_as_yaml_1_2_like_dvc_writes_them(tmp_path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text("a: yes\nb: no\nc: on\nd: Y\ne: 1\nf: true\ng: 1e-4\n")
+    assert config.load_params(path) == {
+        "a": "yes", "b": "no", "c": "on", "d": "Y", "e": 1, "f": True, "g": 0.0001,
+    }  # fmt: skip
+    path.write_text("a: [1, 2\n")
+    with pytest.raises(config.ConfigError, match="not valid YAML"):
+        config.load_params(path)
 
 
 def test_switching_study_replaces_the_study_sections(workdir) -> None:

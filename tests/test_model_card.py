@@ -10,7 +10,7 @@ from tabstudy.studies.flights import features
 @pytest.fixture
 def facts(workdir) -> model_card.CardFacts:
     params = config.load_params()
-    cfg = config.stage_config("full", 1, model_card=params["model_card"])
+    cfg = config.stage_config("full", 1, model_card=config.resolve(params)["model_card"])
     return model_card.CardFacts(
         config=cfg.model_card,
         features=pd.DataFrame([vars(f) for f in features.FEATURE_SPEC]),

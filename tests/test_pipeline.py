@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import copy_repo
+from .conftest import DELETE, copy_repo
 from .conftest import run_in as _run
 from .conftest import set_params as _set_params
 from .conftest import stages_ran as _ran
@@ -87,8 +87,8 @@ def test_changing_a_train_param_reruns_train_and_after(first_run) -> None:
     work, _ = first_run
     params = yaml.safe_load((work / "params.yaml").read_text())
     # under the smoke profile the effective train.epochs is the smoke override
-    epochs = params["profiles"]["smoke"]["train"]["epochs"]
-    _set_params(work, **{"profiles.smoke.train.epochs": epochs + 1})
+    epochs = params["train"]["profiles"]["smoke"]["epochs"]
+    _set_params(work, **{"train.profiles.smoke.epochs": epochs + 1})
     out = _run(work, "dvc", "repro")
     ran = _ran(out.stdout)
     # monitor reads the drift reference from the model bundle, so a new bundle re-runs it too
@@ -139,6 +139,27 @@ def test_stage_deps_are_the_code_it_executes(first_run, tmp_path) -> None:
     history = work / "src" / "tabstudy" / "studies" / "flights" / "history.py"
     history.write_text(history.read_text() + "\n# smoothing tweak\n")
     assert _stale(work) == {"ingest", "validate", "eda", "features"}
+
+
+def test_every_params_edit_makes_exactly_its_stages_stale(first_run, tmp_path) -> None:
+    """Adding, changing and removing a profile override, and changing a slice: each time
+    `dvc status` names the stages that read the edited section, with no regeneration step."""
+    work = tmp_path / "repo"
+    shutil.copytree(first_run[0], work, symlinks=True)
+    _run(work, "dvc", "repro")
+    original = (work / "params.yaml").read_text()
+    edits = [
+        ({"tune.profiles.smoke.min_layers": 1}, {"tune"}),  # add an override key
+        ({"baselines.profiles.smoke.hgb_trials": 3}, {"baselines"}),  # change one
+        ({"train.profiles.smoke.patience": DELETE}, {"train"}),  # remove one
+        ({"data.profiles.smoke": DELETE}, {"ingest", "validate", "eda", "features"}),
+        ({"features.slices": ["carrier"]}, {"eda", "features"}),  # a slice
+    ]
+    for change, stages in edits:
+        _set_params(work, **change)
+        assert _stale(work) == stages, change
+        (work / "params.yaml").write_text(original)
+    assert _stale(work) == set()
 
 
 def test_a_tampered_bundle_is_refused_naming_the_file(first_run, tmp_path) -> None:

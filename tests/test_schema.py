@@ -165,10 +165,27 @@ def test_study_target_of_a_file_source() -> None:
     assert all(a.status == "ok" for a in _target_anomalies({"t": table}, data, target))
     data, target = _file_cfg(column="label", positive="maybe")
     (a,) = [a for a in _target_anomalies({"t": table}, data, target) if a.status == "fail"]
-    assert a.rule == "target has two classes" and a.examples == ["only class 0.0"]
-    data, target = _file_cfg(column="nope", positive="yes")
+    assert a.rule == "positive value occurs"
+    assert a.examples == ["no row equals 'maybe' (target.positive); it holds 'yes' (1), 'no' (1); "
+                          "1 missing"]  # fmt: skip
+    everyone = pd.DataFrame({"label": ["yes", "yes"]})
+    data, target = _file_cfg(column="label", positive="yes")
+    (a,) = [a for a in _target_anomalies({"t": everyone}, data, target) if a.status == "fail"]
+    assert a.rule == "target has two classes"
+    assert a.examples == ["every labelled row equals 'yes'; the column holds 'yes' (2)"]
+    data, target = _file_cfg(column="lable", positive="yes")
     (a,) = _target_anomalies({"t": table}, data, target)
-    assert a.rule == "target column present"
+    assert a.rule == "target column present" and a.examples[0].startswith("closest: ['label']")
+
+
+def test_a_renamed_file_says_which_table_was_expected_and_how_they_match() -> None:
+    missing = schema.Anomaly("churn", "*", "table present", "hard", 0, 1.0, "fail", ["churn"])
+    with pytest.raises(schema.DataValidationError) as err:
+        schema.raise_for_hard([missing], {"customers": "external/customers.csv"})
+    message = str(err.value)
+    assert "expects a table 'churn'" in message
+    assert "'customers' from external/customers.csv" in message
+    assert "file name without the suffix" in message
 
 
 def test_flights_target_uses_the_label_rule(shipped) -> None:

@@ -46,10 +46,42 @@ def test_labels_text_and_numeric() -> None:
         tabular.labels(frame, "t", "yes", "f.csv"), pd.Series([1.0, 0.0, np.nan], name="t")
     )
     assert tabular.labels(frame, "n", 1, "f.csv").tolist()[:2] == [1.0, 0.0]
-    with pytest.raises(FeatureConfigError, match=r"f\.csv: target column 'zz' not found"):
+    with pytest.raises(FeatureConfigError, match=r"f\.csv: target column 'zz' .* not found"):
         tabular.labels(frame, "zz", 1, "f.csv")
-    with pytest.raises(FeatureConfigError, match=r"never equals positive='maybe'; values seen"):
+    with pytest.raises(
+        FeatureConfigError,
+        match=r"no row of column 't' equals the positive value 'maybe' .* holds 'yes' \(1\), "
+        r"'no' \(1\); 1 missing",
+    ):
         tabular.labels(frame, "t", "maybe", "f.csv")
+
+
+def test_a_wrong_target_column_lists_every_column_closest_first() -> None:
+    frame = pd.DataFrame({f"c{i}": [0] for i in range(12)} | {"churned": ["yes"]})
+    with pytest.raises(FeatureConfigError) as err:
+        tabular.labels(frame, "churn", "yes", "f.csv")
+    message = str(err.value)
+    assert "closest: ['churned']" in message and "all 13 columns" in message
+    assert "'c11'" in message  # every column, not the first few
+
+
+@pytest.mark.parametrize(
+    ("values", "positive", "expected"),
+    [
+        (["yes", "no", "yes"], "yes", [1, 0, 1]),  # YAML 1.2 reads `yes` as the string
+        (["yes", "no", "yes"], "no", [0, 1, 0]),
+        (["on", "off", "on"], "on", [1, 0, 1]),
+        (["Y", "N", "N"], "Y", [1, 0, 0]),
+        ([1, 0, 1], 1, [1, 0, 1]),
+        (["1", "0", "1"], 1, [1, 0, 1]),  # text digits against a number
+        ([1.0, 0.0, 1.0], "1", [1, 0, 1]),  # a number against text
+        ([True, False, True], True, [1, 0, 1]),
+        (["true", "false", "false"], True, [1, 0, 0]),  # a bool against its text
+        (["TRUE", "FALSE", "TRUE"], True, [1, 0, 1]),
+    ],
+)
+def test_positive_value_compares_as_text(values, positive, expected) -> None:
+    assert tabular.positive_mask(pd.Series(values), positive).tolist() == expected
 
 
 def test_inferred_columns_skip_ids_target_and_time() -> None:

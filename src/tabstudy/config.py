@@ -21,7 +21,6 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tabstudy import paths
@@ -252,11 +251,25 @@ class StageConfig(BaseModel):
         return [(k, v) for k, v in super().__repr_args__() if v is not None]
 
 
+PROFILES_KEY = "profiles"
+"""Inside a section: that section's overrides, by profile name."""
+
+
 def load_params(path: Path | None = None) -> dict[str, Any]:
-    """Read params.yaml (default: the project's) as a dict."""
+    """Read params.yaml (default: the project's) as a dict, as YAML 1.2, the way DVC reads and
+    writes it: ``yes``, ``no``, ``on``, ``Y`` are the strings they look like, not booleans (a
+    YAML 1.1 reader would turn an unquoted ``positive: yes`` into ``True`` after
+    ``dvc exp run -S`` rewrote the file without quotes).
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
     path = path or paths.params_file()
-    with open(path, encoding="utf-8") as fh:
-        params = yaml.safe_load(fh) or {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            params = YAML(typ="safe", pure=True).load(fh) or {}
+    except YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: expected a mapping at top level, got {type(params).__name__}")
     return params
@@ -273,20 +286,35 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
-def profile_overrides(profile: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The combined overrides of ``profile`` from params.yaml's ``profiles`` ({} for ``full``).
+def profile_names(params: Mapping[str, Any]) -> list[str]:
+    """Every profile some section defines overrides for, and ``full``."""
+    names = {
+        name
+        for section in params.values()
+        if isinstance(section, Mapping)
+        for name in (section.get(PROFILES_KEY) or {})
+    }
+    return sorted(names | {FULL_PROFILE})
 
-    Profiles combine with commas, applied left to right: ``smoke,breast_cancer`` is the
+
+def profile_overrides(profile: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The overrides of ``profile``, by section ({} for ``full``).
+
+    A section's overrides live inside it, under ``profiles.<name>`` (so that DVC, which tracks
+    whole sections, sees every edit of an override as a change of the section). Profiles
+    combine with commas, applied left to right: ``smoke,breast_cancer`` is the
     bring-your-own-data example with smoke settings wherever the example sets none.
     """
     names = [p.strip() for p in profile.split(",") if p.strip() and p.strip() != FULL_PROFILE]
-    profiles = params.get("profiles") or {}
+    known = profile_names(params)
     merged: dict[str, Any] = {}
     for name in names:
-        if name not in profiles:
-            known = ", ".join(sorted([FULL_PROFILE, *profiles]))
-            raise ConfigError(f"unknown profile {name!r}; params.yaml defines: {known}")
-        merged = deep_merge(merged, profiles[name] or {})
+        if name not in known:
+            raise ConfigError(f"unknown profile {name!r}; params.yaml defines: {', '.join(known)}")
+        for key, section in params.items():
+            if isinstance(section, Mapping) and name in (section.get(PROFILES_KEY) or {}):
+                override = section[PROFILES_KEY][name] or {}
+                merged[key] = deep_merge(merged.get(key, {}), override)
     return merged
 
 
@@ -309,6 +337,14 @@ def apply_overrides(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> 
     return merged
 
 
+def without_profiles(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with the ``profiles`` overrides taken out of every section."""
+    return {
+        k: {n: v for n, v in s.items() if n != PROFILES_KEY} if isinstance(s, Mapping) else s
+        for k, s in params.items()
+    }
+
+
 def resolve(params: Mapping[str, Any]) -> dict[str, Any]:
     """params.yaml with its active ``profile`` applied: the values every stage runs with.
 
@@ -317,7 +353,7 @@ def resolve(params: Mapping[str, Any]) -> dict[str, Any]:
     """
     profile = str(params.get("profile", FULL_PROFILE))
     overrides = profile_overrides(profile, params)
-    resolved = apply_overrides({k: v for k, v in params.items() if k != "profiles"}, overrides)
+    resolved = apply_overrides(without_profiles(params), overrides)
     resolved["profile"] = profile
     return resolved
 

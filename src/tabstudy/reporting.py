@@ -73,6 +73,20 @@ def stable_metadata(nb: Any) -> Any:
     return nb
 
 
+WARNING_LINE = re.compile(r"^\w*Warning: ")
+
+
+def warnings_in(path: Path) -> list[str]:
+    """The Python warnings an executed notebook printed (one line each, in order, no repeats)."""
+    nb = nbformat.read(path, as_version=4)
+    found: list[str] = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                found += [ln for ln in out["text"].splitlines() if WARNING_LINE.match(ln)]
+    return list(dict.fromkeys(found))
+
+
 def clean_executed(path: Path) -> None:
     """Strip start-up noise and volatile metadata from an executed notebook file in place."""
     nb = nbformat.read(path, as_version=4)

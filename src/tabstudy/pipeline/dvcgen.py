@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from tabstudy import config, paths
+from tabstudy import paths
 from tabstudy.pipeline.plots import plots
 from tabstudy.pipeline.stages import COMMON_PARAMS, INDEX, PACKAGE, STAGES, Stage, executed_outs
 
@@ -98,14 +98,7 @@ def _src_deps(s: Stage, root: Path) -> list[str]:
     return deps
 
 
-def _profile_keys(s: Stage, params: dict[str, Any]) -> list[str]:
-    """``profiles.<name>.<section>`` for every profile that overrides a section the stage reads,
-    so that editing an override re-runs exactly the stages it affects."""
-    profiles = params.get("profiles") or {}
-    return [f"profiles.{p}.{sec}" for p in profiles for sec in s.sections if sec in profiles[p]]
-
-
-def _stage_yaml(s: Stage, root: Path, params: dict[str, Any]) -> dict[str, Any]:
+def _stage_yaml(s: Stage, root: Path) -> dict[str, Any]:
     nb = [paths.rel(paths.notebooks_dir() / s.notebook)] if s.notebook else []
     body: dict[str, Any] = {"cmd": s.command or f"python -m {RUNNER} {s.name}"}
     body["deps"] = nb + _src_deps(s, root) + list(s.deps)
@@ -117,7 +110,9 @@ def _stage_yaml(s: Stage, root: Path, params: dict[str, Any]) -> dict[str, Any]:
         ]
         body["params"] = ["profile"]
     else:
-        body["params"] = [*COMMON_PARAMS, *s.sections, *_profile_keys(s, params)]
+        # whole sections: a section's profile overrides live inside it, so adding, changing or
+        # removing one makes exactly the stages that read the section stale
+        body["params"] = [*COMMON_PARAMS, *s.sections]
     # every output is DVC's (cached, git-ignored); dvc.lock in git records what a run produced
     outs: list[str] = [*s.outs, *s.metrics, *s.plots, *executed_outs(s)]
     # persist: DVC must not delete the outputs before the stage runs; the runner replaces them
@@ -129,9 +124,8 @@ def _stage_yaml(s: Stage, root: Path, params: dict[str, Any]) -> dict[str, Any]:
 def dvc_yaml(root: Path | None = None) -> str:
     """dvc.yaml for the registry, with top-level metrics and plots."""
     root = root or paths.root()
-    params = config.load_params(root / "params.yaml")
     doc = {
-        "stages": {s.name: _stage_yaml(s, root, params) for s in (*STAGES, INDEX)},
+        "stages": {s.name: _stage_yaml(s, root) for s in (*STAGES, INDEX)},
         "metrics": [m for s in STAGES for m in s.metrics],
         "plots": plots(),
     }

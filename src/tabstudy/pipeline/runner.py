@@ -97,7 +97,21 @@ def run_stage(name: str) -> int:
         (staging / out).mkdir(parents=True, exist_ok=True)
         artifacts.mark_whole_dir(staging / out)  # replaces last run's directory, stale files too
     artifacts.commit_staging(staging, root)
+    report_warnings(s, paths.executed_notebook(s.notebook))
     return 0
+
+
+def report_warnings(s: Stage, executed: Path) -> None:
+    """Print the warnings a successful stage raised (data-quality rules over their threshold,
+    ...) on the console once, so they are not seen only inside an HTML report."""
+    found = reporting.warnings_in(executed)
+    if found:
+        lines = "\n".join(f"  {w}" for w in found)
+        print(
+            f"stage '{s.name}' succeeded with {len(found)} warning(s) "
+            f"(see {paths.rel(paths.notebook_html(s.notebook))}):\n{lines}",
+            file=sys.stderr,
+        )
 
 
 def directory_outs(s: Stage) -> list[str]:

@@ -8,15 +8,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from tabstudy import paths
+from tabstudy import artifacts, paths
 from tabstudy.config import FileData, FileTarget, TableFeatures
-from tabstudy.data.ingest import file_digest, sample_rows
-from tabstudy.data.readers import read_table_file
+from tabstudy.data.ingest import sample_rows
+from tabstudy.data.readers import DataReadError, read_table_file
 from tabstudy.data.schema import Anomaly, check_target
 from tabstudy.eda import MAX_GROUP_LEVELS, EdaFrame, add_calendar
 from tabstudy.spec import LABEL, FeatureSet
 from tabstudy.studies.base import Labelled
 from tabstudy.studies.table import features
+
+
+def _fail(table: str, column: str, rule: str, count: int, example: str) -> Anomaly:
+    return Anomaly(table, column, rule, "hard", count, 1.0, "fail", [example])
 
 
 class TableStudy:
@@ -25,17 +29,25 @@ class TableStudy:
     source = features.STUDY
 
     def ingest(self, data: FileData, seed: int) -> dict[str, pd.DataFrame]:
-        """The file as one table named after it, sampled by ``data.sample_frac``."""
-        frame = read_table_file(paths.resolve(data.path), delimiter=data.delimiter)
+        """The file as one table named after it, sampled by ``data.sample_frac``.
+
+        Raises:
+            DataReadError: naming the file as params.yaml spells it (not a machine path).
+        """
+        resolved = paths.resolve(data.path)
+        try:
+            frame = read_table_file(resolved, delimiter=data.delimiter)
+        except DataReadError as err:
+            raise DataReadError(str(err).replace(str(resolved), data.path)) from None
         return {data.table: sample_rows(frame, data.sample_frac, seed)}
 
     def source_files(self, data: FileData) -> dict[str, Path]:
-        """The user's file."""
-        return {data.table: paths.resolve(data.path)}
+        """The user's file, as params.yaml spells it (relative to the project root)."""
+        return {data.table: Path(data.path)}
 
     def source_facts(self, data: FileData) -> dict[str, str]:
         """The file's path as written in params.yaml and its SHA-256."""
-        digest = file_digest(paths.resolve(data.path))
+        digest = artifacts.sha256_file(paths.resolve(data.path))
         return {"source": self.source, "path": data.path, "sha256": digest}
 
     def label(
@@ -57,25 +69,33 @@ class TableStudy:
     def target_anomalies(
         self, tables: dict[str, pd.DataFrame], data: FileData, target: FileTarget
     ) -> list[Anomaly]:
-        """The target column is present, not all missing, and has two classes."""
+        """The target column is present, not all missing, holds the positive value and another
+        one; examples are the column's own values (with counts), not the 0/1 label."""
         table = tables.get(data.table)
         if table is None:
             return []  # already a hard anomaly of the contract ("table present")
-        if target.column not in table.columns:
+        column = target.column
+        if column not in table.columns:
             return [
-                Anomaly(
-                    data.table,
-                    target.column,
-                    "target column present",
-                    "hard",
-                    len(table),
-                    1.0,
-                    "fail",
-                    [f"columns: {list(table.columns)}"],
-                )
-            ]
-        y = features.positive_mask(table[target.column], target.positive)
-        return check_target(y, data.table, target.column)
+                _fail(data.table, column, "target column present", len(table),
+                      features.columns_text(list(table.columns), column))
+            ]  # fmt: skip
+        values = table[column]
+        y = features.positive_mask(values, target.positive)
+        found = check_target(y, data.table, column)
+        held = features.value_counts_text(values)
+        if values.notna().any() and not (y == 1.0).any():
+            found.append(
+                _fail(data.table, column, "positive value occurs", len(table),
+                      f"no row equals {target.positive!r} (target.positive); it holds {held}")
+            )  # fmt: skip
+            return [a for a in found if a.rule != "target has two classes"]
+        return [
+            a if a.status == "ok" or a.rule != "target has two classes"
+            else _fail(data.table, column, a.rule, a.count,
+                       f"every labelled row equals {target.positive!r}; the column holds {held}")
+            for a in found
+        ]  # fmt: skip
 
     def eda_frame(
         self,

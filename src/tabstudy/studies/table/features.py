@@ -13,6 +13,8 @@ time. List identifiers and columns recorded after the outcome under ``features.e
 
 from __future__ import annotations
 
+import difflib
+
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
@@ -29,16 +31,54 @@ class FeatureConfigError(ValueError):
     """The target or feature columns declared in params.yaml do not fit the data."""
 
 
-def positive_mask(values: pd.Series, positive: object) -> pd.Series:
-    """1.0 where ``values == positive``, 0.0 elsewhere, NaN where the value is missing.
+def as_text(value: object) -> str:
+    """A target value as text, the way a CSV spells it: booleans lower case (``true``),
+    whole floats without the fraction (``1.0`` -> ``1``)."""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
-    Numeric targets compare numerically (``positive: 1`` matches ``1.0``), others as text.
+
+def positive_mask(values: pd.Series, positive: object) -> pd.Series:
+    """1.0 where ``values`` equals ``positive``, 0.0 elsewhere, NaN where the value is missing.
+
+    Numbers compare numerically (``positive: 1`` matches ``1.0``); everything else compares as
+    text (:func:`as_text` on both sides), so a YAML ``yes``, ``on`` or ``Y`` read as the string
+    it is matches the column's text, and ``true`` matches a boolean column or the text ``true``
+    in any case.
     """
-    if pd.api.types.is_numeric_dtype(values) and not isinstance(positive, str):
+    numeric_positive = isinstance(positive, int | float) and not isinstance(positive, bool)
+    numeric_values = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(
+        values
+    )
+    if numeric_positive and numeric_values:
         hit = values.astype("float64") == float(positive)  # type: ignore[arg-type]
-    else:
-        hit = values.astype(str) == str(positive)
+        return hit.astype("float64").where(values.notna())
+    text = values.map(as_text, na_action="ignore")
+    want = as_text(positive)
+    if isinstance(positive, bool) or pd.api.types.is_bool_dtype(values):
+        text, want = text.str.lower(), want.lower()
+    hit = text == want
     return hit.astype("float64").where(values.notna())
+
+
+def value_counts_text(values: pd.Series, limit: int = 10) -> str:
+    """The most frequent values of a column with their counts, e.g. ``'yes' (3), 'no' (2)``."""
+    counts = values.dropna().map(as_text).value_counts()
+    shown = ", ".join(f"{v!r} ({n:,})" for v, n in counts.head(limit).items())
+    more = f", and {len(counts) - limit} more" if len(counts) > limit else ""
+    missing = int(values.isna().sum())
+    return shown + more + (f"; {missing:,} missing" if missing else "")
+
+
+def columns_text(columns: list[str], wanted: str) -> str:
+    """Every column name, the closest matches to ``wanted`` first."""
+    close = difflib.get_close_matches(wanted, [str(c) for c in columns], n=3, cutoff=0.5)
+    rest = [c for c in columns if c not in close]
+    lead = f"closest: {close}; " if close else ""
+    return f"{lead}all {len(columns)} columns: {[*close, *rest]}"
 
 
 def labels(frame: pd.DataFrame, column: str, positive: object, file: str) -> pd.Series:
@@ -46,15 +86,15 @@ def labels(frame: pd.DataFrame, column: str, positive: object, file: str) -> pd.
     value that never occurs."""
     if column not in frame.columns:
         raise FeatureConfigError(
-            f"{file}: target column {column!r} not found; columns: {list(frame.columns)[:10]}"
+            f"{file}: target column {column!r} (params.yaml target.column) not found; "
+            f"{columns_text(list(frame.columns), column)}"
         )
     values = frame[column]
     hit = positive_mask(values, positive)
     if not (hit == 1.0).any():
-        seen = values.dropna().astype(str).value_counts().index[:5].tolist()
         raise FeatureConfigError(
-            f"{file}: target column {column!r} never equals positive={positive!r}; "
-            f"values seen: {seen}"
+            f"{file}: no row of column {column!r} equals the positive value {positive!r} "
+            f"(params.yaml target.positive); the column holds {value_counts_text(values)}"
         )
     return hit
 
@@ -73,7 +113,7 @@ def infer_columns(
     if unknown:
         raise FeatureConfigError(
             f"{file}: column(s) {', '.join(map(repr, unknown))} named in params.yaml features "
-            f"are not in the data; columns: {list(frame.columns)[:10]}"
+            f"are not in the data; {columns_text(list(frame.columns), unknown[0])}"
         )
     candidates = [c for c in frame.columns if c not in skip]
     if cfg.categorical is not None:
