@@ -75,8 +75,9 @@ def test_example_model_is_evaluated_and_carded(byo) -> None:
     card = (work / "reports" / "model_card.md").read_text()
     assert "Is a breast mass malignant?" in card and "mean_concave_points" in card
     assert "split at random (stratified by the target)" in card
-    eda = _json(work, "reports/metrics/eda.json")
-    assert eda["findings"][0].startswith("37.3% of 569 labelled rows are positive")
+    assert _json(work, "reports/metrics/eda.json") == {"positive_rate": 212 / 569, "rows": 569}
+    findings = _json(work, "reports/findings/eda.json")
+    assert findings[0].startswith("37.3% of 569 labelled rows are positive")
 
 
 def _guarded(work: Path) -> dict[str, str]:

@@ -58,6 +58,7 @@ def main() -> None:
     cfg = config.TuneConfig(
         max_trials=trials, epochs=2, batch_size=[64, 128], units=[8, 16, 32], max_layers=2,
         embedding_dim=[2, 4], min_layers=1, dropout_max=0.3, lr_min=1e-4, lr_max=1e-2,
+        initial_points=trials, min_steps=0,
     )  # fmt: skip
     keras_model.set_determinism(0)
     pre = keras_model.build_preprocessor(frame, spec)
@@ -67,7 +68,7 @@ def main() -> None:
     )
     tuner = tuning.make_tuner(model, cfg, 0, work / "tuner")
     tuning.search(tuner, examples, examples, cfg, callbacks=[Probe(work, kill_at)])
-    table = tuning.trials_table(tuner)
+    table = tuning.trials_table(tuner, cfg.initial_points)
     table.to_csv(work / "trials.csv", index=False)
 
 

@@ -165,7 +165,9 @@ class TuneConfig(_Section):
     """keras-tuner search (``tune`` section); the search space is here too."""
 
     max_trials: int = Field(ge=1)
+    initial_points: int = Field(ge=1, description="random draws before the model guides")
     epochs: int = Field(ge=1)
+    min_steps: int = Field(ge=0, description="epochs raised to allow this many steps a trial")
     batch_size: list[int] = Field(min_length=1, description="batch sizes to try")
     units: list[int] = Field(min_length=1)
     min_layers: int = Field(ge=1)
@@ -185,6 +187,7 @@ class TrainConfig(_Section):
     """
 
     epochs: int = Field(ge=1)
+    min_steps: int = Field(ge=0, description="the epoch cap allows at least this many steps")
     patience: int = Field(ge=1)
     threshold_rule: Literal["max_f1", "min_cost"]
     false_negative_cost: float = Field(gt=0.0, description="cost of a miss / a false alarm")
@@ -249,6 +252,28 @@ class StageConfig(BaseModel):
     def __repr_args__(self) -> Any:
         """Show only the sections this stage reads."""
         return [(k, v) for k, v in super().__repr_args__() if v is not None]
+
+    def table(self) -> Any:
+        """The parameters as one small two-column table (``parameter``, ``value``) for reports."""
+        import pandas as pd
+
+        rows = [("profile", self.profile), ("seed", self.seed)]
+        for name in SECTION_MODELS:
+            section = getattr(self, "validate_" if name == "validate" else name)
+            if section is not None:
+                rows += [(f"{name}.{k}", _shown(v)) for k, v in section.model_dump().items()]
+        return pd.DataFrame(rows, columns=["parameter", "value"]).set_index("parameter")
+
+
+def _shown(value: Any) -> str:
+    """A parameter value as short text (lists and dicts inline, dates ISO)."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_shown(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 PROFILES_KEY = "profiles"

@@ -88,7 +88,7 @@ def bar_rate(table: pd.DataFrame, title: str, xlabel: str, label: str) -> Figure
     ax.axhline(overall, color="black", linestyle="--", linewidth=1, label=f"overall {overall:.1%}")
     ax.set(title=title, xlabel=xlabel, ylabel=f"share: {label}")
     ax.tick_params(axis="x", labelrotation=90 if len(table) > 12 else 0)
-    ax.legend(loc="upper right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)  # beside, not on, bars
     fig.tight_layout()
     return fig
 
@@ -99,8 +99,11 @@ def histograms(frame: pd.DataFrame, columns: list[str], clip_quantile: float = 0
     fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 2.8), squeeze=False)
     for ax, col in zip(list(axes[0]), columns, strict=True):
         s = frame[col].dropna()
-        ax.hist(s.clip(upper=s.quantile(clip_quantile)), bins=40, color="#55A868")
-        ax.set(title=col)
+        cap = s.quantile(clip_quantile)
+        ax.hist(s.clip(upper=cap), bins=40, color="#55A868")
+        clipped = int((s > cap).sum())
+        note = f"\n{clipped:,} values above {cap:.4g} shown at {cap:.4g}" if clipped else ""
+        ax.set_title(f"{col}{note}", fontsize=9)
     fig.tight_layout()
     return fig
 

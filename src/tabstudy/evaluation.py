@@ -113,6 +113,19 @@ def blessing_dict(b: Blessing) -> dict[str, object]:
     return asdict(b)
 
 
+def blessing_table(b: Blessing) -> pd.DataFrame:
+    """The gate's decision as a small table for reports."""
+    rows = {
+        "decision": "BLESSED" if b.blessed else "NOT BLESSED",
+        "model ROC AUC": round(b.roc_auc, 4),
+        "floor (evaluate.min_roc_auc)": b.min_roc_auc,
+        f"best baseline ({b.best_baseline}) ROC AUC": round(b.best_baseline_roc_auc, 4),
+        "allowed gap (evaluate.max_gap_to_best_baseline)": b.max_gap,
+        "reasons": "; ".join(b.reasons) or "none",
+    }
+    return pd.Series(rows, name="blessing gate").to_frame()
+
+
 def scores_table(scores: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
     """Models as rows, metrics as columns, best ROC AUC first."""
     return pd.DataFrame(scores).T.sort_values("roc_auc", ascending=False)

@@ -116,6 +116,11 @@ def metrics_file(stage: str) -> Path:
     return metrics_dir() / f"{stage}.json"
 
 
+def findings_file(stage: str) -> Path:
+    """The written findings of a stage (sentences computed from its numbers)."""
+    return reports_dir() / "findings" / f"{stage}.json"
+
+
 def anomalies_report() -> Path:
     """The validate stage's anomalies report: every contract rule, rows breaking it, examples."""
     return reports_dir() / "anomalies.json"

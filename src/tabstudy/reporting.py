@@ -3,12 +3,14 @@ HTML with the code hidden. The index page is :mod:`tabstudy.pipeline.index`."""
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 from typing import Any
 
 import nbformat
 from nbconvert import HTMLExporter
+from nbconvert.preprocessors import TagRemovePreprocessor
 
 # C++ start-up chatter of TensorFlow/absl that ignores TF_CPP_MIN_LOG_LEVEL; it says nothing about
 # the study, so it is dropped from executed notebooks (real warnings and errors are kept).
@@ -93,13 +95,52 @@ def clean_executed(path: Path) -> None:
     nbformat.write(stable_metadata(strip_noise(nb)), path)
 
 
-def notebook_to_html(notebook: Path) -> str:
-    """Standalone HTML of an executed notebook: outputs and markdown only, no code, no prompts."""
+REFERENCE_NOTE_TAG = "reference-note"
+PAGE_CSS = """
+body { font-family: system-ui, sans-serif; max-width: 64rem; margin: 1.5rem auto; padding: 0 1rem;
+       color: #222; line-height: 1.45; }
+nav { font-size: .9rem; margin-bottom: 1rem; }
+table { border-collapse: collapse; margin: .6rem 0; font-size: .9rem; }
+th, td { border: 1px solid #ccc; padding: .2rem .5rem; text-align: right; }
+th { background: #f4f4f4; }
+.jp-OutputArea-output { overflow-x: auto; }
+pre { background: #f7f7f7; padding: .5rem; overflow-x: auto; font-size: .85rem; }
+.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"] pre { background: #fff5e6; }
+img { max-width: 100%; }
+a.anchor-link { visibility: hidden; margin-left: .3rem; text-decoration: none; }
+h1:hover a.anchor-link, h2:hover a.anchor-link, h3:hover a.anchor-link { visibility: visible; }
+"""
+
+
+def page_title(nb: Any, default: str) -> str:
+    """The notebook's first Markdown heading (``# 03 · Exploratory analysis``), or ``default``."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return default
+
+
+def notebook_to_html(notebook: Path, index_href: str = "../index.html") -> str:
+    """A standalone, light HTML page of an executed notebook: outputs and Markdown only (no
+    code, no prompts), titled by its first heading, with a link back to the report index, one
+    small stylesheet and no script (nothing is loaded from the network)."""
+    nb = nbformat.read(notebook, as_version=4)
     exporter = HTMLExporter(
-        template_name="lab",
+        template_name="basic",
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
-    return body
+    # the note about the stored smoke-profile outputs is for the committed notebook only
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_cell_tags=(REFERENCE_NOTE_TAG,), enabled=True), enabled=True
+    )
+    body, _ = exporter.from_notebook_node(nb)
+    title = html.escape(page_title(nb, notebook.stem))
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{title}</title>\n<style>{PAGE_CSS}</style>\n</head>\n<body>\n"
+        f'<nav><a href="{index_href}">&larr; all reports</a></nav>\n{body}\n</body>\n</html>\n'
+    )

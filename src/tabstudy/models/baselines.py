@@ -117,6 +117,16 @@ def hgb_candidates(cfg: BaselinesConfig, seed: int) -> list[HgbParams]:
     return [grid[i] for i in sorted(pick)]
 
 
+def hgb_grid(cfg: BaselinesConfig) -> dict[str, list[float]]:
+    """The tree's grid by :class:`HgbParams` field name (for edge checks)."""
+    return {
+        "learning_rate": list(cfg.hgb_learning_rate),
+        "max_leaf_nodes": list(cfg.hgb_max_leaf_nodes),
+        "min_samples_leaf": list(cfg.hgb_min_samples_leaf),
+        "l2_regularization": list(cfg.hgb_l2_regularization),
+    }
+
+
 def _x(frame: pd.DataFrame, spec: FeatureSet) -> pd.DataFrame:
     return frame[spec.categorical() + spec.numeric()]
 

@@ -125,6 +125,7 @@ def make_tuner(hypermodel: CoreHyperModel, cfg: TuneConfig, seed: int, directory
         hypermodel,
         objective=kt.Objective("val_auc", direction="max"),
         max_trials=cfg.max_trials,
+        num_initial_points=min(cfg.initial_points, cfg.max_trials),
         seed=seed,
         directory=str(directory),
         project_name=PROJECT,
@@ -150,20 +151,32 @@ def search(
     )
 
 
-def trials_table(tuner: kt.Tuner) -> pd.DataFrame:
-    """Every trial: its hyperparameters and best validation AUC, best first."""
+def trials_table(tuner: kt.Tuner, initial_points: int) -> pd.DataFrame:
+    """Every trial: its hyperparameters, best validation AUC, and whether it was one of the
+    ``initial_points`` random draws or chosen by the Bayesian model; best first."""
     rows = []
-    for trial in tuner.oracle.trials.values():
+    for order, trial in enumerate(sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id)):
         rows.append(
             {
                 "trial": trial.trial_id,
                 **trial.hyperparameters.values,
                 "val_auc": trial.score,
+                "chosen_by": "random" if order < initial_points else "model",
                 "status": str(trial.status),
             }
         )
     table = pd.DataFrame(rows)
     return table.sort_values(["val_auc", "trial"], ascending=[False, True]).reset_index(drop=True)
+
+
+def search_grid(cfg: TuneConfig) -> dict[str, list[Any]]:
+    """The discrete values of the search space (for edge checks)."""
+    return {
+        "units": list(cfg.units),
+        "layers": list(range(cfg.min_layers, cfg.max_layers + 1)),
+        "embedding_dim": list(cfg.embedding_dim),
+        "batch_size": list(cfg.batch_size),
+    }
 
 
 def best_hyperparameters(tuner: kt.Tuner) -> dict[str, Any]:

@@ -58,10 +58,11 @@ def refresh_notebooks(profile: str = SMOKE) -> None:
         work = Path(tmp)
         shutil.copy(paths.params_file(), work / paths.rel(paths.params_file()))
         shutil.copytree(paths.contracts_dir(), work / paths.rel(paths.contracts_dir()))
+        notebooks = paths.notebooks_dir()  # the repo's, before the work dir becomes the root
         kernel_env(work, None)
         os.environ[config.PROFILE_ENV] = profile
         for s in STAGES:
-            path = paths.notebooks_dir() / str(s.notebook)
+            path = notebooks / str(s.notebook)
             nb = nbformat.read(path, as_version=4)
             NotebookClient(
                 nb,

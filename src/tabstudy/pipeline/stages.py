@@ -63,8 +63,9 @@ STAGES: tuple[Stage, ...] = (
         "03-eda.ipynb",
         ("data", "target", "features"),
         deps=(RAW, _m("validate")),
-        outs=(_r(paths.figures_dir("eda")),),
+        outs=(_r(paths.figures_dir("eda")), _r(paths.findings_file("eda"))),
         metrics=(_m("eda"),),
+        plots=(_r(paths.plots_dir("eda")),),
     ),
     Stage(
         "features",

@@ -1,0 +1,138 @@
+"""Search spaces and training budgets sized to the data, and warnings when a search ends on the
+edge of its grid or training ends on its epoch cap.
+
+params.yaml's values suit the flights study (217,727 training rows). On a small table they waste
+the search: a tree whose leaves need 6,400 rows cannot split 3,000, a batch of 4,096 is one step
+an epoch, and 30 epochs of 3 steps is no training. The rules below adjust only what cannot fit
+the data, say what they changed (:class:`SizingWarning`, shown on the console and in the report)
+and leave the flights study's values as they are.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tabstudy.config import BaselinesConfig, TrainConfig, TuneConfig
+
+MAX_LEAF_SHARE = 0.1  # a leaf may need at most this share of the training rows ...
+LEAF_LADDER = (0.002, 0.01, 0.05)  # ... else the grid becomes these shares of them
+MIN_STEPS_PER_EPOCH = 20  # a batch size leaves at least this many steps an epoch
+MAX_EPOCHS = 500
+
+
+class SizingWarning(UserWarning):
+    """A parameter was sized to the data, or a search/training ended on the edge of its range."""
+
+
+def leaf_sizes(values: Sequence[int], n_train: int) -> list[int]:
+    """``values`` if every one fits ``n_train`` rows (at most :data:`MAX_LEAF_SHARE` of them),
+    else the :data:`LEAF_LADDER` shares of ``n_train``."""
+    if all(v <= MAX_LEAF_SHARE * n_train for v in values):
+        return list(values)
+    return sorted({max(1, round(share * n_train)) for share in LEAF_LADDER})
+
+
+def batch_sizes(values: Sequence[int], n_train: int) -> list[int]:
+    """The batch sizes that leave at least :data:`MIN_STEPS_PER_EPOCH` steps an epoch; if none
+    does, the largest power of two that does (at least 8)."""
+    fit = [b for b in values if n_train / b >= MIN_STEPS_PER_EPOCH]
+    if fit:
+        return fit
+    return [max(8, 2 ** int(math.log2(max(1, n_train // MIN_STEPS_PER_EPOCH))))]
+
+
+def epochs_for(epochs: int, n_train: int, batch_size: int, min_steps: int) -> int:
+    """An epoch cap that allows at least ``min_steps`` gradient steps (never below ``epochs``,
+    at most :data:`MAX_EPOCHS`); early stopping still ends training when it stops improving."""
+    steps = math.ceil(n_train / batch_size)
+    return max(epochs, min(MAX_EPOCHS, math.ceil(min_steps / steps)))
+
+
+def sized_baselines(cfg: BaselinesConfig, n_train: int) -> tuple[BaselinesConfig, list[str]]:
+    """The tree grid with leaf sizes that fit the data, and what changed."""
+    leaves = leaf_sizes(cfg.hgb_min_samples_leaf, n_train)
+    if leaves == list(cfg.hgb_min_samples_leaf):
+        return cfg, []
+    note = (
+        f"baselines.hgb_min_samples_leaf {list(cfg.hgb_min_samples_leaf)} needs more than "
+        f"{MAX_LEAF_SHARE:.0%} of the {n_train:,} training rows per leaf; searched {leaves} "
+        f"({', '.join(f'{s:.1%}' for s in LEAF_LADDER)} of them) instead"
+    )
+    return cfg.model_copy(update={"hgb_min_samples_leaf": leaves}), [note]
+
+
+def sized_tune(cfg: TuneConfig, n_train: int) -> tuple[TuneConfig, list[str]]:
+    """The tuning space with batch sizes and an epoch count that fit the data, and notes."""
+    notes = []
+    sizes = batch_sizes(cfg.batch_size, n_train)
+    if sizes != list(cfg.batch_size):
+        notes.append(
+            f"tune.batch_size {list(cfg.batch_size)} leaves fewer than {MIN_STEPS_PER_EPOCH} "
+            f"steps an epoch on {n_train:,} rows; searched {sizes}"
+        )
+    epochs = epochs_for(cfg.epochs, n_train, min(sizes), cfg.min_steps)
+    if epochs != cfg.epochs:
+        notes.append(
+            f"tune.epochs {cfg.epochs} is fewer than tune.min_steps {cfg.min_steps} steps per "
+            f"trial at batch size {min(sizes)}; each trial runs up to {epochs} epochs"
+        )
+    if cfg.initial_points >= cfg.max_trials:
+        notes.append(
+            f"tune.initial_points {cfg.initial_points} >= tune.max_trials {cfg.max_trials}: "
+            "every trial is a random draw, none is chosen by the Bayesian model"
+        )
+    return cfg.model_copy(update={"batch_size": sizes, "epochs": epochs}), notes
+
+
+def sized_train(cfg: TrainConfig, n_train: int, batch_size: int) -> tuple[TrainConfig, list[str]]:
+    """The epoch cap of the final training sized to the data, and what changed."""
+    epochs = epochs_for(cfg.epochs, n_train, batch_size, cfg.min_steps)
+    if epochs == cfg.epochs:
+        return cfg, []
+    note = (
+        f"train.epochs {cfg.epochs} allows fewer than train.min_steps {cfg.min_steps} steps at "
+        f"batch size {batch_size} on {n_train:,} rows; the cap is {epochs} (early stopping "
+        "still applies)"
+    )
+    return cfg.model_copy(update={"epochs": epochs}), [note]
+
+
+def edge_notes(best: Mapping[str, Any], grid: Mapping[str, Sequence[Any]], where: str) -> list[str]:
+    """A note for every hyperparameter whose best value is the smallest or largest of two or
+    more values tried: the optimum may lie outside the grid."""
+    notes = []
+    for name, values in grid.items():
+        tried = sorted(set(values))
+        if len(tried) < 2 or name not in best:
+            continue
+        value = best[name]
+        if value == tried[0] == 0:
+            continue  # nothing lies below zero (no regularisation, no dropout)
+        if value in (tried[0], tried[-1]):
+            side = "smallest" if value == tried[0] else "largest"
+            notes.append(
+                f"the best {name}={value} is the {side} value of {where}.{name} {tried}: the "
+                "optimum may lie beyond it; consider widening that side"
+            )
+    return notes
+
+
+def last_epoch_note(epochs_run: int, best_epoch: int, cap: int) -> list[str]:
+    """A note when training ran to its cap with the best validation loss on the last epoch."""
+    if epochs_run >= cap and best_epoch == epochs_run:
+        return [
+            f"training ran to its cap of {cap} epochs and the validation loss was still "
+            "falling (best epoch = the last): raise train.epochs"
+        ]
+    return []
+
+
+def warn(notes: Sequence[str]) -> list[str]:
+    """Emit each note as a :class:`SizingWarning` (the pipeline prints them on the console);
+    return them for the report."""
+    for note in notes:
+        warnings.warn(note, SizingWarning, stacklevel=2)
+    return list(notes)
