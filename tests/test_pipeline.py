@@ -74,6 +74,31 @@ def test_repro_then_noop(first_run) -> None:
     assert "up to date" in status.stdout
 
 
+def test_report_pages_are_clean(first_run) -> None:
+    """Every stage page: its own title, a link back to the index, no script from the network,
+    no raw object dump; executed notebooks carry no machine path."""
+    work, _ = first_run
+    pages = sorted((work / "reports" / "html").glob("*.html"))
+    assert len(pages) == 10
+    titles = set()
+    for page in pages:
+        html = page.read_text()
+        title = re.search(r"<title>([^<]*)</title>", html).group(1)
+        assert title != "Notebook" and title.startswith(page.stem[:2]), (page.name, title)
+        titles.add(title)
+        assert 'href="../index.html"' in html, page.name
+        assert "<script" not in html, page.name
+        for dump in ("StageConfig(", "Blessing(", "TrainConfig(", "{&#x27;"):
+            assert dump not in html, (page.name, dump)
+        assert len(html) < 1_000_000, page.name
+    assert len(titles) == 10
+    for nb in (work / "reports" / "notebooks").glob("*.ipynb"):
+        text = nb.read_text()
+        assert str(work) not in text and "input_path" not in text, nb.name
+    metrics = json.loads(_run(work, "dvc", "metrics", "show", "--json").stdout)
+    assert len(json.dumps(metrics)) < 20_000  # per-group tables live in plots, not metrics
+
+
 def test_metrics_and_plots_commands_work(first_run) -> None:
     work, _ = first_run
     shown = json.loads(_run(work, "dvc", "metrics", "show", "--json").stdout)

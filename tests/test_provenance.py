@@ -29,6 +29,8 @@ def test_code_version_follows_the_stage_files_only(tmp_path) -> None:
     assert provenance.code_version(["src/a.py"], tmp_path) == {"commit": first, "dirty": False}
     (tmp_path / "src" / "a.py").write_text("x = 2\n")
     assert provenance.code_version(["src/a.py"], tmp_path) == {"commit": first, "dirty": True}
+    assert provenance.commit_date(first, tmp_path)[:4].isdigit()
+    assert provenance.commit_date(None, tmp_path) is None
 
 
 def test_outside_git_or_without_dvc_yaml(tmp_path) -> None:

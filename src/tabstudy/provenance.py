@@ -60,6 +60,13 @@ def code_version(files: list[str], root: Path | None = None) -> dict[str, Any]:
     return {"commit": commit, "dirty": status is None or bool(status)}
 
 
+def commit_date(commit: str | None, root: Path | None = None) -> str | None:
+    """The committer date of ``commit`` (ISO 8601), None when unknown."""
+    if not commit:
+        return None
+    return _git(root or paths.root(), "show", "-s", "--format=%cI", commit) or None
+
+
 def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
     """Installed versions of the packages that decide a model's numbers (None if absent)."""
     out: dict[str, str | None] = {}

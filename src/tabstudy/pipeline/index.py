@@ -12,8 +12,15 @@ from typing import Any
 
 import jinja2
 
-from tabstudy import artifacts, config, paths
+from tabstudy import artifacts, config, paths, provenance
 from tabstudy.pipeline.stages import STAGES
+
+MODEL_NAMES = {
+    "model": "Keras MLP (tuned)",
+    "logreg": "logistic regression",
+    "hgb": "gradient-boosted trees (HistGB, tuned)",
+    "majority": "majority class",
+}
 
 
 def _rel(target: Path, start: Path) -> str:
@@ -61,10 +68,16 @@ def index_html(
 def write_index() -> int:
     """Write reports/index.html from the stage reports, model card and metrics."""
     evaluate = artifacts.read_json(paths.metrics_file("evaluate"))
+    code = artifacts.read_json(paths.bundle_dir() / "metadata.json").get("code", {})
     headline = {
-        "scores": evaluate["test"],
+        "scores": dict(sorted(evaluate["test"].items(), key=lambda kv: -kv[1]["roc_auc"])),
+        "intervals": evaluate.get("roc_auc_ci95", {}),
+        "names": MODEL_NAMES,
         "blessed": evaluate["blessing"]["blessed"],
         "profile": config.load_params()["profile"],
+        "commit": code.get("commit"),
+        "commit_date": provenance.commit_date(code.get("commit")),
+        "dirty": code.get("dirty", False),
     }
     stages = [
         {

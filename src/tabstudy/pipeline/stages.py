@@ -131,7 +131,7 @@ STAGES: tuple[Stage, ...] = (
 INDEX = Stage(
     "index",
     None,
-    deps=(),
+    deps=(BUNDLE,),
     outs=(_r(paths.index_html()),),
     command="python -m tabstudy.pipeline.index",
 )
