@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tabstudy import evaluation, monitoring
@@ -97,3 +98,44 @@ def test_threshold_rules_on_a_known_case() -> None:
     }
     with pytest.raises(ValueError, match="unknown threshold rule"):
         choose_threshold(y, p, "youden")
+
+
+def test_paired_comparison_tells_tied_from_better() -> None:
+    from tabstudy.evaluation import comparison_table, evaluate_findings, trailing_slices
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    y = (rng.random(n) < 0.3).astype(int)
+    good = y + rng.normal(0, 0.8, n)
+    probs = {"model": good, "twin": good + rng.normal(0, 1e-3, n), "noise": rng.normal(size=n)}
+    table = comparison_table(y, probs, "model", ["twin", "noise"], samples=200, seed=0)
+    assert (
+        table.loc["twin", "verdict"] == "tied"
+        and table.loc["twin", "lo"] < 0 < table.loc["twin", "hi"]
+    )
+    assert table.loc["noise", "verdict"] == "better" and table.loc["noise", "lo"] > 0.2
+    slices = pd.DataFrame(
+        {"slice": ["carrier"] * 3, "value": ["AA", "B6", "HA"], "rows": [900, 800, 50],
+         "auc_model": [0.70, 0.64, 0.40], "auc_hgb": [0.70, 0.68, 0.60]}
+    )  # fmt: skip
+    trail = trailing_slices(slices, "model", "hgb", margin=0.01, min_rows=500)
+    assert trail["value"].tolist() == ["B6"]  # HA trails more, but on 50 rows
+    assert trailing_slices(slices, "model", "hgb", margin=0.5, min_rows=500).empty
+    scores = {"model": {"roc_auc": 0.7}}
+    found = evaluate_findings(scores, table, slices, {"model": "the MLP", "twin": "the twin"})
+    assert found[1].startswith("the MLP is tied with the twin: ROC AUC difference")
+    assert found[-1] == ("the MLP trails the tree by more than 0.01 ROC AUC in: carrier B6 "
+                         "(-0.040, 800 rows).")  # fmt: skip
+
+
+def test_drift_findings_say_what_drifted_and_whether_it_matters() -> None:
+    table = pd.DataFrame(
+        {"feature": ["wx_temp", "month", "x"], "psi": [0.9, 0.3, 0.01],
+         "status": ["alert", "alert", "ok"]}
+    )  # fmt: skip
+    held = monitoring.drift_findings(table, 0.1, 0.25, {"reference_auc": 0.70, "current_auc": 0.72})
+    assert held[0] == "2 of 3 features drifted beyond PSI 0.25 and 0 beyond 0.1."
+    assert held[1] == "Most drifted: wx_temp (0.90), month (0.30)."
+    assert "has not (yet) cost ranking quality" in held[2]
+    lost = monitoring.drift_findings(table, 0.1, 0.25, {"reference_auc": 0.70, "current_auc": 0.65})
+    assert lost[2].endswith("so the drift matters.")

@@ -255,3 +255,85 @@ def choose_threshold(
     best = int(np.flatnonzero(objective == objective.max())[0])
     value = float(cut[best])
     return Threshold(value, rule, float(false_negative_cost), **at_threshold(y, p, value))
+
+
+def paired_auc_difference(
+    y: np.ndarray, p_a: np.ndarray, p_b: np.ndarray, samples: int, seed: int, level: float = 0.95
+) -> tuple[float, float, float]:
+    """ROC AUC of ``p_a`` minus that of ``p_b`` on the same rows, with a paired percentile
+    bootstrap interval (both scored on each resample, so their correlation is kept)."""
+    y, p_a, p_b = np.asarray(y), np.asarray(p_a), np.asarray(p_b)
+    diff = float(roc_auc_score(y, p_a) - roc_auc_score(y, p_b))
+    if samples == 0:
+        return diff, float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    stats = []
+    for _ in range(samples):
+        idx = rng.integers(0, len(y), len(y))
+        if y[idx].min() != y[idx].max():
+            stats.append(roc_auc_score(y[idx], p_a[idx]) - roc_auc_score(y[idx], p_b[idx]))
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(stats, [alpha, 1 - alpha])
+    return diff, float(lo), float(hi)
+
+
+def comparison_table(
+    y: np.ndarray,
+    probs: Mapping[str, np.ndarray],
+    candidate: str,
+    baselines: list[str],
+    samples: int,
+    seed: int,
+) -> pd.DataFrame:
+    """The candidate against each baseline: ROC AUC difference, its paired 95% interval and the
+    verdict (``better``/``worse`` when the interval excludes 0, else ``tied``)."""
+    rows = []
+    for name in baselines:
+        diff, lo, hi = paired_auc_difference(y, probs[candidate], probs[name], samples, seed)
+        verdict = "better" if lo > 0 else "worse" if hi < 0 else "tied"
+        rows.append({"baseline": name, "auc_difference": diff, "lo": lo, "hi": hi,
+                     "verdict": verdict})  # fmt: skip
+    return pd.DataFrame(rows).set_index("baseline")
+
+
+def trailing_slices(
+    slices: pd.DataFrame, candidate: str, rival: str, margin: float, min_rows: int
+) -> pd.DataFrame:
+    """Slices with at least ``min_rows`` rows where the candidate's ROC AUC is more than
+    ``margin`` below the rival's, worst first."""
+    table = slices.assign(gap=slices[f"auc_{candidate}"] - slices[f"auc_{rival}"])
+    return table[(table["rows"] >= min_rows) & (table["gap"] < -margin)].sort_values("gap")
+
+
+def evaluate_findings(
+    scores: Mapping[str, Mapping[str, float]],
+    comparison: pd.DataFrame,
+    slices: pd.DataFrame,
+    names: Mapping[str, str],
+    margin: float = 0.01,
+    min_rows: int = 500,
+) -> list[str]:
+    """Sentences computed from the evaluation: how the model compares with each baseline
+    (paired intervals) and in which slices it trails the tree."""
+    model = names.get("model", "the model")
+    out = [f"{model}: test ROC AUC {scores['model']['roc_auc']:.4f}."]
+    for name, row in comparison.iterrows():
+        interval = f"{row['auc_difference']:+.4f} [{row['lo']:+.4f}, {row['hi']:+.4f}]"
+        verb = {"better": "is better than", "worse": "is worse than", "tied": "is tied with"}
+        out.append(
+            f"{model} {verb[row['verdict']]} {names.get(name, name)}: ROC AUC difference "
+            f"{interval} (paired bootstrap, 95%)."
+        )
+    if "auc_hgb" in slices.columns:
+        trail = trailing_slices(slices, "model", "hgb", margin, min_rows)
+        if trail.empty:
+            out.append(
+                f"In no slice of {min_rows}+ rows does {model} trail the tree by more than "
+                f"{margin:.2f} ROC AUC."
+            )
+        else:
+            where = ", ".join(
+                f"{r.slice} {r.value} ({r.gap:+.3f}, {r.rows:,} rows)" for r in trail.itertuples()
+            )
+            out.append(f"{model} trails the tree by more than {margin:.2f} ROC AUC in: {where}.")
+    return out

@@ -3,6 +3,8 @@ index (PSI) per feature, with bins fixed on the reference."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -120,3 +122,34 @@ def plot_drift(table: pd.DataFrame, warn: float, alert: float) -> object:
     ax.set(title="Feature drift, test vs training (PSI)", xlabel="PSI")
     fig.tight_layout()
     return fig
+
+
+def drift_findings(
+    table: pd.DataFrame, warn: float, alert: float, performance: Mapping[str, float]
+) -> list[str]:
+    """Sentences computed from the drift table and the model's AUC on the training window's
+    validation rows against the monitored rows: what drifted and whether it matters."""
+    alerts = table[table["status"] == "alert"]
+    warns = table[table["status"] == "warn"]
+    out = [
+        f"{len(alerts)} of {len(table)} features drifted beyond PSI {alert:g} and {len(warns)} "
+        f"beyond {warn:g}."
+    ]
+    if not alerts.empty:
+        top = ", ".join(f"{r.feature} ({r.psi:.2f})" for r in alerts.head(5).itertuples())
+        out.append(f"Most drifted: {top}.")
+    before, after = performance["reference_auc"], performance["current_auc"]
+    change = after - before
+    verdict = (
+        "the model ranks the monitored rows about as well as the validation rows"
+        if abs(change) < 0.01
+        else "the model ranks the monitored rows better than the validation rows"
+        if change > 0
+        else "the model ranks the monitored rows worse than the validation rows"
+    )
+    out.append(
+        f"ROC AUC {before:.4f} on the validation window and {after:.4f} on the monitored rows "
+        f"({change:+.4f}): {verdict}, so the drift "
+        f"{'has not (yet) cost ranking quality' if change > -0.01 else 'matters'}."
+    )
+    return out
