@@ -17,6 +17,7 @@ def test_strip_noise_drops_tf_chatter_and_warning_locations() -> None:
                 "ipykernel_7/1.py:1: DataQualityWarning: table 'weather', column 'x'\n"
                 "  schema.warn_soft(anomalies)\n"
                 "I0000 00:00:1795705625.322047    9872 port.cc:153] oneDNN custom operations\n"
+                "Reloading Tuner from /home/me/repo/.cache/tuner/abc/search/tuner0.json\n"
                 "a real message\n"
             ),
         ),

@@ -12,12 +12,13 @@ import nbformat
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
-# C++ start-up chatter of TensorFlow/absl that ignores TF_CPP_MIN_LOG_LEVEL; it says nothing about
-# the study, so it is dropped from executed notebooks (real warnings and errors are kept).
+# C++ start-up chatter of TensorFlow/absl that ignores TF_CPP_MIN_LOG_LEVEL, and keras-tuner's
+# "Reloading Tuner from <machine path>" when a search resumes; they say nothing about the study,
+# so they are dropped from executed notebooks (real warnings and errors are kept).
 NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog|[IWE]\d{4} [\d:. ]+\d+ "
     r"(port|cpu_feature_guard|node_def_util)\.cc|To enable the following instructions|"
-    r"INFO:tensorflow:Assets written to)"
+    r"INFO:tensorflow:Assets written to|Reloading (Tuner|Oracle) from)"
 )
 # Python warnings print "<file>:<line>: <Category>: <message>" and then the source line; in a
 # notebook <file> is the kernel's temporary cell file. Keep "<Category>: <message>" only.
