@@ -262,7 +262,11 @@ class StageConfig(BaseModel):
             section = getattr(self, "validate_" if name == "validate" else name)
             if section is not None:
                 rows += [(f"{name}.{k}", _shown(v)) for k, v in section.model_dump().items()]
-        return pd.DataFrame(rows, columns=["parameter", "value"]).set_index("parameter")
+        return (
+            pd.DataFrame(rows, columns=["parameter", "value"])
+            .set_index("parameter")
+            .rename_axis(None)
+        )
 
 
 def _shown(value: Any) -> str:

@@ -126,9 +126,23 @@ def blessing_table(b: Blessing) -> pd.DataFrame:
     return pd.Series(rows, name="blessing gate").to_frame()
 
 
+MODEL_NAMES: dict[str, str] = {
+    "model": "Keras MLP (tuned)",
+    "logreg": "logistic regression",
+    "hgb": "gradient-boosted trees (HistGB, tuned)",
+    "majority": "majority class",
+}
+"""What reports call each model (the code names are the keys of the metrics files)."""
+
+
 def scores_table(scores: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
     """Models as rows, metrics as columns, best ROC AUC first."""
     return pd.DataFrame(scores).T.sort_values("roc_auc", ascending=False)
+
+
+def named(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its model code names (index) replaced by :data:`MODEL_NAMES`."""
+    return table.rename(index=MODEL_NAMES).rename_axis("model")
 
 
 def plot_curves(y: np.ndarray, probs: Mapping[str, np.ndarray], bins: int) -> object:

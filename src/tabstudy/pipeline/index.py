@@ -12,15 +12,8 @@ from typing import Any
 
 import jinja2
 
-from tabstudy import artifacts, config, paths, provenance
+from tabstudy import artifacts, config, evaluation, paths, provenance
 from tabstudy.pipeline.stages import STAGES
-
-MODEL_NAMES = {
-    "model": "Keras MLP (tuned)",
-    "logreg": "logistic regression",
-    "hgb": "gradient-boosted trees (HistGB, tuned)",
-    "majority": "majority class",
-}
 
 
 def _rel(target: Path, start: Path) -> str:
@@ -72,7 +65,7 @@ def write_index() -> int:
     headline = {
         "scores": dict(sorted(evaluate["test"].items(), key=lambda kv: -kv[1]["roc_auc"])),
         "intervals": evaluate.get("roc_auc_ci95", {}),
-        "names": MODEL_NAMES,
+        "names": evaluation.MODEL_NAMES,
         "blessed": evaluate["blessing"]["blessed"],
         "profile": config.load_params()["profile"],
         "commit": code.get("commit"),

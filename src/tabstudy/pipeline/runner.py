@@ -13,9 +13,11 @@ them first), and the command exits non-zero.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,15 +73,16 @@ def run_stage(name: str) -> int:
     executed = artifacts.target_path(paths.executed_notebook(s.notebook))
     executed.parent.mkdir(parents=True, exist_ok=True)
     try:
-        pm.execute_notebook(
-            paths.notebooks_dir() / s.notebook,
-            executed,
-            parameters=parameters,
-            kernel_name=KERNEL,
-            cwd=str(root),
-            progress_bar=False,
-            log_output=False,
-        )
+        with process_stderr_to(paths.staging_root() / f"{s.name}.kernel.log"):
+            pm.execute_notebook(
+                paths.notebooks_dir() / s.notebook,
+                executed,
+                parameters=parameters,
+                kernel_name=KERNEL,
+                cwd=str(root),
+                progress_bar=False,
+                log_output=False,
+            )
         reporting.clean_executed(executed)  # the same tidy-up as a failed run's report gets
         artifacts.write_text(reporting.notebook_to_html(executed), paths.notebook_html(s.notebook))
     except PapermillExecutionError as err:
@@ -112,6 +115,29 @@ def report_warnings(s: Stage, executed: Path) -> None:
             f"(see {paths.rel(paths.notebook_html(s.notebook))}):\n{lines}",
             file=sys.stderr,
         )
+
+
+@contextlib.contextmanager
+def process_stderr_to(log: Path) -> Iterator[None]:
+    """Send this process's stderr (file descriptor 2, which the kernel inherits) to ``log``.
+
+    The kernel's own chatter (ipykernel's "running over TCP without encryption" and
+    "KeyboardInterrupt caught" at shutdown, TensorFlow's C++ start-up lines) is not about the
+    study; it goes to ``.staging/<stage>.kernel.log`` instead of the console. What the cells
+    print is captured in the executed notebook as before, and the stage's warnings and errors
+    are printed after this block.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(log, "wb") as fh:
+            os.dup2(fh.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def directory_outs(s: Stage) -> list[str]:

@@ -1,0 +1,125 @@
+"""Two tables the study has never seen, through real `dvc repro`, as a new user runs them:
+
+* a 3,000-row CSV with a yes/no target and no time column, with the flights study's search and
+  training settings: the grids, batch sizes and epoch caps are sized to it and the console says
+  so;
+* a Parquet file with missing values and a time column: a time-ordered split, the missing share
+  over the contract's threshold printed on the console, and reports that speak of that table.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from .conftest import copy_repo, run_in, set_params, stages_ran
+
+pytestmark = pytest.mark.slow
+
+TABLE_FEATURES = {"categorical": None, "numeric": None, "exclude": [], "valid_frac": 0.15,
+                  "test_frac": 0.15, "reference_bins": 10}  # fmt: skip
+
+
+def _customers(n: int = 3000) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    spend = rng.gamma(2.0, 30.0, n)
+    plan = rng.choice(["basic", "pro", "team"], n)
+    logit = -1.0 + 0.02 * (spend - 60) + np.where(plan == "basic", 0.8, -0.4)
+    churned = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
+    return pd.DataFrame({"spend": spend, "plan": plan, "tenure": rng.integers(1, 60, n),
+                         "churned": churned})  # fmt: skip
+
+
+def _credit(n: int = 4000) -> pd.DataFrame:
+    rng = np.random.default_rng(2)
+    income = rng.lognormal(10, 0.5, n)
+    frame = pd.DataFrame({
+        "applied_at": pd.date_range("2021-01-01", periods=n, freq="3h"),
+        "income": income,
+        "region": rng.choice(["north", "south", "east"], n).astype(object),
+        "age": rng.integers(18, 80, n),
+    })  # fmt: skip
+    risk = -0.5 - 0.8 * (np.log(income) - 10) + (frame["age"] < 25) * 0.7
+    frame["status"] = np.where(rng.random(n) < 1 / (1 + np.exp(-risk)), "bad", "good")
+    frame.loc[rng.random(n) < 0.086, "income"] = np.nan  # 8.6% missing, above the 5% limit
+    frame.loc[rng.random(n) < 0.02, "region"] = None
+    return frame
+
+
+def _project(tmp: Path, name: str, frame: pd.DataFrame, suffix: str, profile: str,
+             **keys: object) -> Path:  # fmt: skip
+    work = copy_repo(tmp / "repo")
+    data = work / "external" / f"{name}{suffix}"
+    frame.to_parquet(data) if suffix == ".parquet" else frame.to_csv(data, index=False)
+    run_in(work, "python", "-m", "tabstudy.data.contract", "infer", str(data.relative_to(work)),
+           "--output", f"contracts/{name}.yaml")  # fmt: skip
+    set_params(
+        work,
+        profile=profile,
+        **{
+            f"data.profiles.{name}": {"source": "file", "path": f"external/{name}{suffix}",
+                                      "delimiter": ",", "sample_frac": 1.0},
+            f"validate.profiles.{name}": {"contract": f"contracts/{name}.yaml"},
+            **keys,
+        },
+    )  # fmt: skip
+    run_in(work, "git", "init", "-q")
+    return work
+
+
+def _json(work: Path, rel: str) -> object:
+    return json.loads((work / rel).read_text())
+
+
+def test_a_small_table_gets_a_search_sized_to_it(tmp_path) -> None:
+    work = _project(
+        tmp_path, "customers", _customers(), ".csv", "customers",
+        **{"target.profiles.customers": {"column": "churned", "positive": "yes"},
+           "features.profiles.customers": {**TABLE_FEATURES, "time_column": None,
+                                            "slices": ["plan"]}},
+    )  # fmt: skip
+    out = run_in(work, "dvc", "repro")
+    log = out.stdout + out.stderr
+    assert len(stages_ran(out.stdout)) == 11
+    assert "SizingWarning: baselines.hgb_min_samples_leaf [400, 1600, 6400]" in log
+    assert "SizingWarning: tune.batch_size [1024, 4096] leaves fewer than 20 steps" in log
+    assert "SizingWarning: train.epochs 30 allows fewer than train.min_steps 2000" in log
+    train_rows = _json(work, "reports/metrics/features.json")["splits"]["train"]["rows"]
+    search = pd.read_csv(work / "reports" / "plots" / "baselines" / "hgb_search.csv")
+    ladder = {max(1, round(s * train_rows)) for s in (0.002, 0.01, 0.05)}
+    assert set(search["min_samples_leaf"]) <= ladder
+    trials = pd.read_csv(work / "reports" / "plots" / "tune" / "trials.csv")
+    assert set(trials["batch_size"]) == {64} and len(trials) == 8
+    assert (trials["chosen_by"] == "model").sum() == 5  # the Bayesian search leaves random
+    evaluate = _json(work, "reports/metrics/evaluate.json")
+    assert evaluate["test"]["model"]["roc_auc"] > 0.65
+    card = (work / "reports" / "model_card.md").read_text()
+    assert "y = 1 when column 'churned' equals 'yes'" in card
+    assert "split at random (stratified by the target)" in card
+
+
+def test_a_parquet_table_with_gaps_and_a_time_column(tmp_path) -> None:
+    work = _project(
+        tmp_path, "credit", _credit(), ".parquet", "smoke,credit",
+        **{"target.profiles.credit": {"column": "status", "positive": "bad"},
+           "features.profiles.credit": {**TABLE_FEATURES, "time_column": "applied_at",
+                                        "slices": ["region"]}},
+    )  # fmt: skip
+    out = run_in(work, "dvc", "repro")
+    log = out.stdout + out.stderr
+    assert len(stages_ran(out.stdout)) == 11
+    assert "stage 'validate' succeeded with" in log
+    assert "DataQualityWarning: table 'credit', column 'income': missing share 8." in log
+    splits = _json(work, "reports/metrics/features.json")["splits"]
+    assert splits["train"]["last_date"] <= splits["valid"]["first_date"]
+    assert splits["valid"]["last_date"] <= splits["test"]["first_date"]
+    spec = _json(work, "data/processed/feature_spec.json")
+    assert spec["label_definition"] == "y = 1 when column 'status' equals 'bad'."
+    assert "split by time" in spec["description"]
+    features_page = (work / "reports" / "html" / "04-features.html").read_text()
+    assert "y = 1 when column 'status' equals 'bad'" in features_page
+    assert "flight" not in _json(work, "reports/findings/eda.json")[0]
