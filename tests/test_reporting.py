@@ -7,7 +7,7 @@ import nbformat
 from tabstudy.reporting import strip_noise
 
 
-def test_strip_noise_drops_tf_chatter_and_warning_locations() -> None:
+def test_strip_noise_drops_tf_chatter_and_warning_locations(tmp_path) -> None:
     cell = nbformat.v4.new_code_cell("x")
     cell.outputs = [
         nbformat.v4.new_output(
@@ -17,7 +17,7 @@ def test_strip_noise_drops_tf_chatter_and_warning_locations() -> None:
                 "ipykernel_7/1.py:1: DataQualityWarning: table 'weather', column 'x'\n"
                 "  schema.warn_soft(anomalies)\n"
                 "I0000 00:00:1795705625.322047    9872 port.cc:153] oneDNN custom operations\n"
-                "Reloading Tuner from /home/me/repo/.cache/tuner/abc/search/tuner0.json\n"
+                f"Reloading Tuner from {tmp_path / 'tuner0.json'}\n"
                 "a real message\n"
             ),
         ),
@@ -30,7 +30,7 @@ def test_strip_noise_drops_tf_chatter_and_warning_locations() -> None:
     assert out["text"] == "DataQualityWarning: table 'weather', column 'x'\na real message\n"
 
 
-def test_stable_metadata_drops_timings_paths_and_random_ids() -> None:
+def test_stable_metadata_drops_timings_paths_and_random_ids(tmp_path) -> None:
     from tabstudy.reporting import stable_metadata
 
     injected = nbformat.v4.new_code_cell("seed = 1", metadata={"tags": ["injected-parameters"]})
@@ -42,8 +42,8 @@ def test_stable_metadata_drops_timings_paths_and_random_ids() -> None:
         "start_time": "t0",
         "end_time": "t1",
         "duration": 2.0,
-        "input_path": "/home/me/notebooks/x.ipynb",
-        "output_path": "/tmp/x.ipynb",
+        "input_path": str(tmp_path / "notebooks" / "x.ipynb"),
+        "output_path": str(tmp_path / "x.ipynb"),
         "parameters": {"seed": 1},
     }
     stable_metadata(nb)

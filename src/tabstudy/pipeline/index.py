@@ -13,6 +13,7 @@ from typing import Any
 import jinja2
 
 from tabstudy import artifacts, config, evaluation, paths, provenance
+from tabstudy.models.bundle import load_bundle
 from tabstudy.pipeline.stages import STAGES
 
 
@@ -61,7 +62,7 @@ def index_html(
 def write_index() -> int:
     """Write reports/index.html from the stage reports, model card and metrics."""
     evaluate = artifacts.read_json(paths.metrics_file("evaluate"))
-    code = artifacts.read_json(paths.bundle_dir() / "metadata.json").get("code", {})
+    code = load_bundle(paths.bundle_dir()).metadata.get("code", {})
     headline = {
         "scores": dict(sorted(evaluate["test"].items(), key=lambda kv: -kv[1]["roc_auc"])),
         "intervals": evaluate.get("roc_auc_ci95", {}),
