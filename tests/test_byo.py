@@ -145,7 +145,12 @@ BAD_INPUTS = {
     "single_class_target": (".csv", _frame(lambda f: f.assign(diagnosis="benign")), "validate",
                             ["column 'diagnosis'", "rule 'positive value occurs'",
                              "no row equals 'malignant'", "it holds 'benign' (569)"]),
+    # the contract's table name is the file stem: a renamed file names both and the rule
+    "renamed_file": (".csv", _csv(lambda f: f.to_csv(index=False)), "validate",
+                     ["expects a table 'breast_cancer'", "'cancer_cases' from ",
+                      "file name without the suffix"]),
 }  # fmt: skip
+RENAMED = {"renamed_file": "cancer_cases"}
 
 
 def _declare_case_id_key(work: Path) -> None:
@@ -163,7 +168,8 @@ def test_bad_input_stops_with_clear_error_and_keeps_outputs(byo, case, tmp_path)
     suffix, write, stage, expected = BAD_INPUTS[case]
     contract = work / "contracts" / "breast_cancer.yaml"
     saved_contract = contract.read_text()
-    bad = work / "external" / case / f"breast_cancer{suffix}"  # same table name as the contract
+    stem = RENAMED.get(case, "breast_cancer")  # else the same table name as the contract
+    bad = work / "external" / case / f"{stem}{suffix}"
     bad.parent.mkdir(parents=True, exist_ok=True)
     write(work, bad)
     if case == "duplicated_key":

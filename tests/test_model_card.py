@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -71,3 +73,36 @@ def test_html_card_is_escaped_and_complete(facts) -> None:
 def test_unknown_format(facts) -> None:
     with pytest.raises(ValueError, match="pdf"):
         model_card.render(facts, "pdf")
+
+
+def test_card_summary_is_computed_from_its_facts(facts) -> None:
+    named = dataclasses.replace(facts, names={"model": "Keras MLP", "hgb": "the tree"})
+    found = model_card.findings(named)
+    assert found[0].startswith("Keras MLP is not blessed (ROC AUC 0.7123 more than")
+    assert "[0.7000, 0.7200] against 0.7500 for the best baseline, the tree." in found[0]
+    assert "Trained on 10 rows (20.0% positive), tested on 5 held-out rows" in found[1]
+    assert "flags 30.0% of test rows with precision 0.350 and recall 0.550" in found[2]
+    md = model_card.render(named, "md")
+    assert "## Summary" in md and f"- {found[0]}" in md
+    assert "| Keras MLP | 0.7123 |" in md and "(the tree, 0.7500)" in md
+
+
+def test_table_study_card_speaks_of_a_random_split(facts) -> None:
+    """A table study without a time column: rows as integers though the split table arrives as
+    floats (dates missing), no 'window', inline code rendered as <code> in the HTML card."""
+    splits = pd.DataFrame(
+        {"rows": [1400.0, 300.0], "positive_rate": [0.2, 0.3],
+         "first_date": [float("nan")] * 2, "last_date": [float("nan")] * 2},
+        index=pd.Index(["train", "test"], name="split"),
+    )  # fmt: skip
+    extra = {**facts.extra, "part": "split",
+             "data_description": "Table `churn.csv`, target `churn == \"yes\"` <b>"}  # fmt: skip
+    table = dataclasses.replace(facts, splits=splits, extra=extra)
+    md = model_card.render(table, "md")
+    assert "| train | 1,400 | 0.200 | n/a | n/a |" in md
+    assert "window" not in md.split("## Limitations")[0]
+    assert "on the validation split by the rule" in md and "on the test split precision" in md
+    html = model_card.render(table, "html")
+    assert "<code>churn.csv</code>" in html and "<code>churn == &#34;yes&#34;</code>" in html
+    assert "&lt;b&gt;" in html and "`" not in html.split("<h2>Limitations")[0]
+    assert "1400.0" not in html and ">1,400<" in html

@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from IPython.display import Markdown
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
+
+from tabstudy import artifacts, paths
 
 # C++ start-up chatter of TensorFlow/absl that ignores TF_CPP_MIN_LOG_LEVEL, and keras-tuner's
 # "Reloading Tuner from <machine path>" when a search resumes; they say nothing about the study,
@@ -79,9 +82,8 @@ def stable_metadata(nb: Any) -> Any:
 WARNING_LINE = re.compile(r"^\w*Warning: ")
 
 
-def warnings_in(path: Path) -> list[str]:
+def warnings_in(nb: Any) -> list[str]:
     """The Python warnings an executed notebook printed (one line each, in order, no repeats)."""
-    nb = nbformat.read(path, as_version=4)
     found: list[str] = []
     for cell in nb.cells:
         for out in cell.get("outputs", []):
@@ -90,10 +92,12 @@ def warnings_in(path: Path) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def clean_executed(path: Path) -> None:
-    """Strip start-up noise and volatile metadata from an executed notebook file in place."""
-    nb = nbformat.read(path, as_version=4)
-    nbformat.write(stable_metadata(strip_noise(nb)), path)
+def clean_executed(path: Path) -> Any:
+    """Strip start-up noise and volatile metadata from an executed notebook file in place;
+    return the cleaned notebook (read once, for the HTML page and the warnings)."""
+    nb = stable_metadata(strip_noise(nbformat.read(path, as_version=4)))
+    nbformat.write(nb, path)
+    return nb
 
 
 REFERENCE_NOTE_TAG = "reference-note"
@@ -123,11 +127,10 @@ def page_title(nb: Any, default: str) -> str:
     return default
 
 
-def notebook_to_html(notebook: Path, index_href: str = "../index.html") -> str:
+def notebook_to_html(nb: Any, default_title: str, index_href: str = "../index.html") -> str:
     """A standalone, light HTML page of an executed notebook: outputs and Markdown only (no
     code, no prompts), titled by its first heading, with a link back to the report index, one
     small stylesheet and no script (nothing is loaded from the network)."""
-    nb = nbformat.read(notebook, as_version=4)
     exporter = HTMLExporter(
         template_name="basic",
         exclude_input=True,
@@ -139,9 +142,16 @@ def notebook_to_html(notebook: Path, index_href: str = "../index.html") -> str:
         TagRemovePreprocessor(remove_cell_tags=(REFERENCE_NOTE_TAG,), enabled=True), enabled=True
     )
     body, _ = exporter.from_notebook_node(nb)
-    title = html.escape(page_title(nb, notebook.stem))
+    title = html.escape(page_title(nb, default_title))
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{title}</title>\n<style>{PAGE_CSS}</style>\n</head>\n<body>\n"
         f'<nav><a href="{index_href}">&larr; all reports</a></nav>\n{body}\n</body>\n</html>\n'
     )
+
+
+def publish_findings(found: list[str], stage: str) -> Any:
+    """Write a stage's findings (sentences computed from its numbers) to its findings file and
+    return them as a Markdown list for the report page."""
+    artifacts.write_json(found, paths.findings_file(stage))
+    return Markdown("\n".join(f"- {f}" for f in found))

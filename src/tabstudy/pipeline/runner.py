@@ -83,8 +83,9 @@ def run_stage(name: str) -> int:
                 progress_bar=False,
                 log_output=False,
             )
-        reporting.clean_executed(executed)  # the same tidy-up as a failed run's report gets
-        artifacts.write_text(reporting.notebook_to_html(executed), paths.notebook_html(s.notebook))
+        nb = reporting.clean_executed(executed)  # the same tidy-up as a failed run's report gets
+        html = reporting.notebook_to_html(nb, Path(s.notebook).stem)
+        artifacts.write_text(html, paths.notebook_html(s.notebook))
     except PapermillExecutionError as err:
         _publish_failure(s, executed)
         print(
@@ -100,14 +101,14 @@ def run_stage(name: str) -> int:
         (staging / out).mkdir(parents=True, exist_ok=True)
         artifacts.mark_whole_dir(staging / out)  # replaces last run's directory, stale files too
     artifacts.commit_staging(staging, root)
-    report_warnings(s, paths.executed_notebook(s.notebook))
+    report_warnings(s, nb)
     return 0
 
 
-def report_warnings(s: Stage, executed: Path) -> None:
+def report_warnings(s: Stage, nb: Any) -> None:
     """Print the warnings a successful stage raised (data-quality rules over their threshold,
     ...) on the console once, so they are not seen only inside an HTML report."""
-    found = reporting.warnings_in(executed)
+    found = reporting.warnings_in(nb)
     if found:
         lines = "\n".join(f"  {w}" for w in found)
         print(
@@ -151,9 +152,10 @@ def _publish_failure(s: Stage, executed: Path) -> None:
     final_nb = paths.executed_notebook(s.notebook)
     final_nb.parent.mkdir(parents=True, exist_ok=True)
     if executed.exists():
-        reporting.clean_executed(executed)
+        nb = reporting.clean_executed(executed)
         os.replace(executed, final_nb)
-        artifacts.write_text(reporting.notebook_to_html(final_nb), paths.notebook_html(s.notebook))
+        html = reporting.notebook_to_html(nb, final_nb.stem)
+        artifacts.write_text(html, paths.notebook_html(s.notebook))
     shutil.rmtree(staging, ignore_errors=True)
 
 
