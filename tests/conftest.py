@@ -186,3 +186,15 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
         }
     )
     return {"flights": flights, "planes": planes, "weather": weather}
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> tuple[Path, str]:
+    """A copy of the repo after ``dvc repro`` under the smoke profile, and its output. Shared by
+    the pipeline and serving tests; a test that changes it works on a copy of its own, or
+    runs ``dvc repro`` first."""
+    work = copy_repo(tmp_path_factory.mktemp("run1") / "repo")
+    run_in(work, "git", "init", "-q")
+    set_params(work, profile="smoke")
+    out = run_in(work, "dvc", "repro")
+    return work, out.stdout

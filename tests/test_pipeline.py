@@ -41,10 +41,9 @@ def smoke_copy(dest: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory) -> tuple[Path, str]:
-    work = smoke_copy(tmp_path_factory.mktemp("run1") / "repo")
-    out = _run(work, "dvc", "repro")
-    return work, out.stdout
+def first_run(smoke_run) -> tuple[Path, str]:
+    """The session's smoke run (shared with the serving tests, which copy it first)."""
+    return smoke_run
 
 
 def test_repro_then_noop(first_run) -> None:
@@ -117,7 +116,7 @@ def test_changing_a_train_param_reruns_train_and_after(first_run) -> None:
     out = _run(work, "dvc", "repro")
     ran = _ran(out.stdout)
     # monitor reads the drift reference from the model bundle, so a new bundle re-runs it too
-    assert set(ran) == {"train", "evaluate", "model_card", "monitor", "index"}
+    assert set(ran) == {"train", "evaluate", "model_card", "monitor", "materialize", "index"}
     assert ran[0] == "train" and ran[-1] == "index"
     assert json.loads((work / "reports" / "metrics" / "train.json").read_text())["epochs_run"] > 0
 
@@ -136,7 +135,7 @@ def test_two_clean_runs_are_byte_identical(first_run, tmp_path_factory) -> None:
     _run(work1, "dvc", "repro")
     _run(work2, "dvc", "repro")
     out1, out2 = _outputs(work1), _outputs(work2)
-    assert len([k for k in out1 if k.startswith("reports/metrics/")]) == 9
+    assert len([k for k in out1 if k.startswith("reports/metrics/")]) == 10
     assert (
         "models/bundle/model.keras" in out1 and "models/bundle/saved_model/saved_model.pb" in out1
     )
@@ -163,7 +162,7 @@ def test_stage_deps_are_the_code_it_executes(first_run, tmp_path) -> None:
     assert _stale(work) == set(), "editing the plot declarations made a stage stale"
     history = work / "src" / "tabstudy" / "studies" / "flights" / "history.py"
     history.write_text(history.read_text() + "\n# smoothing tweak\n")
-    assert _stale(work) == {"ingest", "validate", "eda", "features"}
+    assert _stale(work) == {"ingest", "validate", "eda", "features", "materialize"}
 
 
 def test_every_params_edit_makes_exactly_its_stages_stale(first_run, tmp_path) -> None:
@@ -177,8 +176,8 @@ def test_every_params_edit_makes_exactly_its_stages_stale(first_run, tmp_path) -
         ({"tune.profiles.smoke.min_layers": 1}, {"tune"}),  # add an override key
         ({"baselines.profiles.smoke.hgb_trials": 3}, {"baselines"}),  # change one
         ({"train.profiles.smoke.patience": DELETE}, {"train"}),  # remove one
-        ({"data.profiles.smoke": DELETE}, {"ingest", "validate", "eda", "features"}),
-        ({"features.slices": ["carrier"]}, {"eda", "features"}),  # a slice
+        ({"data.profiles.smoke": DELETE}, {"ingest", "validate", "eda", "features", "materialize"}),
+        ({"features.slices": ["carrier"]}, {"eda", "features", "materialize"}),  # a slice
     ]
     for change, stages in edits:
         _set_params(work, **change)

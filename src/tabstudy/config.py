@@ -214,6 +214,18 @@ class MonitorConfig(_Section):
     psi_alert: float = Field(ge=0.0)
 
 
+class ServeConfig(_Section):
+    """The prediction service (``serve`` section; ``make serve``, not a DVC stage)."""
+
+    host: str = Field(min_length=1, description="interface to bind (127.0.0.1: this machine)")
+    port: int = Field(ge=1, le=65535)
+    runtime: Literal["auto", "litert", "saved_model", "keras"] = Field(
+        description="how the model is called (tabstudy.serving.runtime)"
+    )
+    max_body_bytes: int = Field(ge=1024, description="larger request bodies get 413")
+    max_batch_rows: int = Field(ge=1, description="rows per /v1/predict/batch request")
+
+
 SECTION_MODELS: dict[str, Any] = {
     "data": DataConfig,
     "validate": ValidateConfig,
@@ -225,6 +237,7 @@ SECTION_MODELS: dict[str, Any] = {
     "evaluate": EvaluateConfig,
     "model_card": ModelCardConfig,
     "monitor": MonitorConfig,
+    "serve": ServeConfig,
 }
 """Every params.yaml section a stage may read, and its type."""
 STUDY_SPECIFIC: tuple[str, ...] = ("data", "target", "features")
@@ -248,6 +261,7 @@ class StageConfig(BaseModel):
     evaluate: EvaluateConfig | None = None
     model_card: ModelCardConfig | None = None
     monitor: MonitorConfig | None = None
+    serve: ServeConfig | None = None
 
     def __repr_args__(self) -> Any:
         """Show only the sections this stage reads."""

@@ -68,8 +68,22 @@ def interim(name: str) -> Path:
 
 
 def rel(path: Path) -> str:
-    """``path`` relative to the project root, POSIX style (as dvc.yaml spells it)."""
-    return Path(path).resolve().relative_to(root()).as_posix()
+    """``path`` relative to the project root, POSIX style (as dvc.yaml spells it); a path
+    outside the project as it is."""
+    resolved = Path(path).resolve()
+    if not resolved.is_relative_to(root()):
+        return resolved.as_posix()
+    return resolved.relative_to(root()).as_posix()
+
+
+def online_store() -> Path:
+    """The online feature store (SQLite, built by the materialize stage)."""
+    return root() / "data" / "online" / "store.sqlite"
+
+
+def request_log_dir() -> Path:
+    """Where the service appends its request log (one JSON line per served row)."""
+    return root() / "data" / "serving"
 
 
 def processed_dir() -> Path:

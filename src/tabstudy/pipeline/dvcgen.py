@@ -17,7 +17,15 @@ import yaml
 
 from tabstudy import paths
 from tabstudy.pipeline.plots import plots
-from tabstudy.pipeline.stages import COMMON_PARAMS, INDEX, PACKAGE, STAGES, Stage, executed_outs
+from tabstudy.pipeline.stages import (
+    COMMANDS,
+    COMMON_PARAMS,
+    INDEX,
+    PACKAGE,
+    STAGES,
+    Stage,
+    executed_outs,
+)
 
 RUNNER = "tabstudy.pipeline.runner"
 HEADER = (
@@ -125,8 +133,8 @@ def dvc_yaml(root: Path | None = None) -> str:
     """dvc.yaml for the registry, with top-level metrics and plots."""
     root = root or paths.root()
     doc = {
-        "stages": {s.name: _stage_yaml(s, root) for s in (*STAGES, INDEX)},
-        "metrics": [m for s in STAGES for m in s.metrics],
+        "stages": {s.name: _stage_yaml(s, root) for s in (*STAGES, *COMMANDS)},
+        "metrics": [m for s in (*STAGES, *COMMANDS) for m in s.metrics],
         "plots": plots(),
     }
     return HEADER + yaml.safe_dump(doc, sort_keys=False, width=100)

@@ -132,6 +132,15 @@ STAGES: tuple[Stage, ...] = (
         plots=(_r(paths.plots_dir("monitor") / "drift.csv"),),
     ),
 )
+MATERIALIZE = Stage(
+    "materialize",
+    None,
+    ("data", "target", "features"),
+    deps=(RAW, BUNDLE),
+    outs=(_r(paths.online_store()),),
+    metrics=(_m("materialize"),),
+    command="python -m tabstudy.pipeline.materialize",
+)
 INDEX = Stage(
     "index",
     None,
@@ -139,6 +148,10 @@ INDEX = Stage(
     outs=(_r(paths.index_html()),),
     command="python -m tabstudy.pipeline.index",
 )
+
+
+COMMANDS: tuple[Stage, ...] = (MATERIALIZE, INDEX)
+"""Stages run by a src command, not a notebook (the index comes last)."""
 
 
 def executed_outs(s: Stage) -> list[str]:
@@ -150,8 +163,8 @@ def executed_outs(s: Stage) -> list[str]:
 
 def stage(name: str) -> Stage:
     """Look a stage up by name."""
-    for s in (*STAGES, INDEX):
+    for s in (*STAGES, *COMMANDS):
         if s.name == name:
             return s
-    known = ", ".join(s.name for s in (*STAGES, INDEX))
+    known = ", ".join(s.name for s in (*STAGES, *COMMANDS))
     raise KeyError(f"unknown stage {name!r}; stages: {known}")

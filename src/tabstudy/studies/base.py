@@ -8,9 +8,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
+from pydantic import BaseModel
 
 from tabstudy.data.schema import Anomaly
 from tabstudy.eda import EdaFrame
+from tabstudy.models.bundle import Bundle
+from tabstudy.serving.features import OnlineFeatures
 from tabstudy.spec import FeatureSet
 
 
@@ -72,4 +75,20 @@ class Study(Protocol):
         self, tables: dict[str, pd.DataFrame], data: Any, target: Any, features: Any, seed: int
     ) -> tuple[dict[str, pd.DataFrame], FeatureSet]:
         """The train/valid/test splits (features, label, slice and time columns) and their spec."""
+        ...
+
+    def request_model(self, bundle: Bundle) -> type[BaseModel]:
+        """The pydantic model of one request row (the service's OpenAPI schema)."""
+        ...
+
+    def online(self, bundle: Bundle, store_path: Path) -> OnlineFeatures:
+        """Request-time features for ``bundle``, from the online store at ``store_path`` (which
+        must have been built for this bundle: :class:`tabstudy.serving.store.StoreError`)."""
+        ...
+
+    def materialize(
+        self, tables: dict[str, pd.DataFrame], target: Any, features: Any, path: Path,
+        bundle_sha256: str,
+    ) -> dict[str, int]:  # fmt: skip
+        """Build the online store at ``path`` from the raw tables; its row counts per table."""
         ...

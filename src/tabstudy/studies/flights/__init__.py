@@ -11,13 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from pydantic import BaseModel
 
 from tabstudy.config import FlightsData, FlightsFeatures, FlightsTarget
 from tabstudy.data.schema import Anomaly, check_target
 from tabstudy.eda import EdaFrame, add_calendar
+from tabstudy.models.bundle import Bundle
+from tabstudy.serving import store
 from tabstudy.spec import LABEL, FeatureSet
 from tabstudy.studies.base import Labelled
-from tabstudy.studies.flights import features, ingest
+from tabstudy.studies.flights import features, ingest, online
 
 LABEL_SOURCE = "arr_delay"
 
@@ -108,3 +111,20 @@ class FlightsStudy:
     ) -> tuple[dict[str, pd.DataFrame], FeatureSet]:
         """Point-in-time rows split by the ``features.split`` dates."""
         return features.build(tables, target, features_cfg)
+
+    def request_model(self, bundle: Bundle) -> type[BaseModel]:
+        """A flight as a person describes it (:class:`.online.FlightRequest`)."""
+        return online.FlightRequest
+
+    def online(self, bundle: Bundle, store_path: Path) -> online.FlightsOnline:
+        """The online store, checked to be built for ``bundle``, loaded into memory."""
+        meta = store.read_meta(store_path)
+        store.check_bundle(meta, store.bundle_digest(bundle.path), store_path)
+        return online.FlightsOnline(store_path)
+
+    def materialize(
+        self, tables: dict[str, pd.DataFrame], target: FlightsTarget, features: FlightsFeatures,
+        path: Path, bundle_sha256: str,
+    ) -> dict[str, int]:  # fmt: skip
+        """Weather, planes, routes, the schedule and the outcome events (:mod:`.online`)."""
+        return online.materialize(tables, target, features, path, bundle_sha256)

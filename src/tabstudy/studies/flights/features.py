@@ -11,7 +11,9 @@ it as the study's :class:`~tabstudy.spec.FeatureSet`, which everything downstrea
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -180,6 +182,11 @@ def add_label(flights: pd.DataFrame, delay_minutes: float, unresolved: str) -> p
     return out
 
 
+def local_hours(hhmm: Any) -> Any:
+    """A local ``HHMM`` clock time as fractional hours (``1730`` -> 17.5)."""
+    return hhmm // 100 + (hhmm % 100) / 60
+
+
 def schedule_times(flights: pd.DataFrame) -> pd.DataFrame:
     """Scheduled departure in UTC, local date, weekday and fractional local hours."""
     out = flights.copy()
@@ -187,70 +194,122 @@ def schedule_times(flights: pd.DataFrame) -> pd.DataFrame:
     out[TIME_COLUMN] = utc_hour + pd.to_timedelta(out["minute"], unit="min")
     out[DATE_COLUMN] = pd.to_datetime(out[["year", "month", "day"]]).dt.date
     out["weekday"] = pd.to_datetime(out[["year", "month", "day"]]).dt.weekday.astype(str)
-    out["sched_dep_hour"] = out["sched_dep_time"] // 100 + (out["sched_dep_time"] % 100) / 60
-    out["sched_arr_hour"] = out["sched_arr_time"] // 100 + (out["sched_arr_time"] % 100) / 60
+    out["sched_dep_hour"] = local_hours(out["sched_dep_time"])
+    out["sched_arr_hour"] = local_hours(out["sched_arr_time"])
     return out
+
+
+def plane_table(planes: pd.DataFrame) -> pd.DataFrame:
+    """The static plane attributes the features use, one row per tail number."""
+    return planes[["tailnum", "year", "seats", "engine"]].rename(
+        columns={"year": "plane_year", "seats": "plane_seats"}
+    )
 
 
 def add_plane_features(flights: pd.DataFrame, planes: pd.DataFrame) -> pd.DataFrame:
     """Join static plane attributes by tail number (left join; unknown planes get NaN)."""
-    p = planes[["tailnum", "year", "seats", "engine"]].rename(
-        columns={"year": "plane_year", "seats": "plane_seats"}
-    )
-    out = flights.merge(p, on="tailnum", how="left", validate="many_to_one")
+    out = flights.merge(plane_table(planes), on="tailnum", how="left", validate="many_to_one")
     out["plane_age"] = out["year"] - out["plane_year"]
     return out.drop(columns=["plane_year"])
+
+
+@dataclass(frozen=True)
+class WeatherIndex:
+    """Weather observations per origin, sorted by time (UTC seconds), for as-of lookups."""
+
+    times: dict[str, np.ndarray]
+    values: dict[str, np.ndarray]  # (observations, len(WEATHER_FIELDS)) float64
+
+    @classmethod
+    def build(cls, observations: pd.DataFrame) -> WeatherIndex:
+        """From :func:`weather_observations` rows."""
+        times, values = {}, {}
+        for origin, part in observations.groupby("origin", sort=True):
+            times[str(origin)] = part["wx_time"].to_numpy(dtype="int64")
+            values[str(origin)] = part[[f"wx_{f}" for f in WEATHER_FIELDS]].to_numpy("float64")
+        return cls(times, values)
+
+    def asof(self, origins: np.ndarray, q_times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The latest observation at each query's origin at or before its time (at most
+        :data:`WEATHER_TOLERANCE` old): the weather values and their age in hours (NaN when
+        there is none)."""
+        values = np.full((len(q_times), len(WEATHER_FIELDS)), np.nan)
+        age = np.full(len(q_times), np.nan)
+        limit = int(WEATHER_TOLERANCE.total_seconds())
+        for origin, times in self.times.items():
+            rows = np.flatnonzero(origins == origin)
+            idx = np.searchsorted(times, q_times[rows], side="right") - 1
+            lag = q_times[rows] - times[np.maximum(idx, 0)]
+            ok = (idx >= 0) & (lag <= limit)
+            values[rows[ok]] = self.values[origin][idx[ok]]
+            age[rows[ok]] = lag[ok] / 3600
+        return values, age
+
+
+def weather_observations(weather: pd.DataFrame) -> pd.DataFrame:
+    """The weather table as observations: origin, observation time (UTC seconds) and the
+    ``wx_*`` fields, sorted, one row per origin and time (the last one kept)."""
+    w = weather[["origin", "time_hour", *WEATHER_FIELDS]].copy()
+    w["wx_time"] = history.seconds(pd.to_datetime(w["time_hour"], utc=True))
+    w = w.drop(columns="time_hour").rename(columns={f: f"wx_{f}" for f in WEATHER_FIELDS})
+    w = w.sort_values(["origin", "wx_time"], kind="stable")
+    return w.drop_duplicates(["origin", "wx_time"], keep="last").reset_index(drop=True)
 
 
 def add_weather_asof(
     flights: pd.DataFrame, weather: pd.DataFrame, horizon_hours: float
 ) -> pd.DataFrame:
-    """Attach the latest origin weather observed at or before the prediction time.
-
-    An as-of join (``merge_asof``, backward) by origin on the observation time; observations more
-    than 6 hours older than the prediction time are treated as missing.
-    """
-    w = weather[["origin", "time_hour", *WEATHER_FIELDS]].copy()
-    w["wx_time"] = pd.to_datetime(w["time_hour"], utc=True)
-    w = w.drop(columns="time_hour").rename(columns={f: f"wx_{f}" for f in WEATHER_FIELDS})
-    w = w.sort_values("wx_time").drop_duplicates(["origin", "wx_time"], keep="last")
+    """Attach the latest origin weather observed at or before the prediction time
+    (:meth:`WeatherIndex.asof`: observations more than 6 hours older than the prediction time
+    are treated as missing)."""
     out = flights.copy()
-    out["_row"] = np.arange(len(out))
     out["prediction_time"] = out[TIME_COLUMN] - pd.Timedelta(hours=horizon_hours)
-    out = out.sort_values("prediction_time")
-    joined = pd.merge_asof(
-        out,
-        w,
-        left_on="prediction_time",
-        right_on="wx_time",
-        by="origin",
-        direction="backward",
-        tolerance=WEATHER_TOLERANCE,
+    index = WeatherIndex.build(weather_observations(weather))
+    values, age = index.asof(
+        out["origin"].to_numpy(dtype=object), history.seconds(out["prediction_time"])
     )
-    joined["wx_age_hours"] = (
-        joined["prediction_time"] - joined["wx_time"]
-    ).dt.total_seconds() / 3600
-    return joined.sort_values("_row").drop(columns=["_row", "wx_time"]).reset_index(drop=True)
+    for i, field in enumerate(WEATHER_FIELDS):
+        out[f"wx_{field}"] = values[:, i]
+    out["wx_age_hours"] = age
+    return out
+
+
+def departure_counts(flights: pd.DataFrame) -> pd.DataFrame:
+    """Departures scheduled per origin, local day and hour (the schedule, known in advance)."""
+    keys = ["origin", DATE_COLUMN, "hour"]
+    counts = flights.groupby(keys, sort=True)["flight"].size().rename("origin_hour_departures")
+    return counts.astype("float64").reset_index()
 
 
 def add_congestion(flights: pd.DataFrame) -> pd.DataFrame:
-    """Departures scheduled at the same origin, local day and hour (known from the schedule)."""
-    out = flights.copy()
+    """Departures scheduled at the same origin, local day and hour (:func:`departure_counts`)."""
     keys = ["origin", DATE_COLUMN, "hour"]
-    out["origin_hour_departures"] = out.groupby(keys)["flight"].transform("size").astype(float)
-    return out
+    return flights.merge(departure_counts(flights), on=keys, how="left", validate="many_to_one")
+
+
+def federal_holidays(start: Any, end: Any) -> np.ndarray:
+    """US federal holidays between two dates, as sorted ``datetime64[D]``."""
+    return USFederalHolidayCalendar().holidays(start, end).to_numpy(dtype="datetime64[D]")
+
+
+def holiday_distance(days: np.ndarray, holidays: np.ndarray | None = None) -> np.ndarray:
+    """Days between each date (``datetime64[D]``) and the nearest US federal holiday, capped at
+    :data:`HOLIDAY_CAP_DAYS`. ``holidays`` (sorted, spanning the dates by 400+ days) defaults
+    to the calendar around ``days``; the online store passes one precomputed range."""
+    if holidays is None:
+        lo = pd.Timestamp(days.min()) - pd.Timedelta(days=400)
+        hi = pd.Timestamp(days.max()) + pd.Timedelta(days=400)
+        holidays = federal_holidays(lo, hi)
+    pos = np.clip(np.searchsorted(holidays, days), 1, len(holidays) - 1)
+    gap = np.minimum(np.abs(days - holidays[pos - 1]), np.abs(holidays[pos] - days)).astype(int)
+    return np.minimum(gap, HOLIDAY_CAP_DAYS).astype("float64")
 
 
 def add_holiday_distance(flights: pd.DataFrame) -> pd.DataFrame:
     """Days between the flight's local date and the nearest US federal holiday (capped)."""
     out = flights.copy()
-    dates = pd.to_datetime(out[DATE_COLUMN])
-    lo, hi = dates.min() - pd.Timedelta(days=400), dates.max() + pd.Timedelta(days=400)
-    holidays = USFederalHolidayCalendar().holidays(lo, hi).to_numpy(dtype="datetime64[D]")
-    d = dates.to_numpy(dtype="datetime64[D]")
-    pos = np.clip(np.searchsorted(holidays, d), 1, len(holidays) - 1)
-    gap = np.minimum(np.abs(d - holidays[pos - 1]), np.abs(holidays[pos] - d)).astype(int)
-    out["days_to_holiday"] = np.minimum(gap, HOLIDAY_CAP_DAYS).astype("float64")
+    days = pd.to_datetime(out[DATE_COLUMN]).to_numpy(dtype="datetime64[D]")
+    out["days_to_holiday"] = holiday_distance(days)
     return out
 
 

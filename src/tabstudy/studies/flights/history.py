@@ -45,7 +45,8 @@ def outcome_known_at(flights: pd.DataFrame, margin_minutes: float) -> pd.Series:
     return flights["sched_dep_utc"] + pd.to_timedelta(minutes, unit="min")
 
 
-def _seconds(times: pd.Series) -> np.ndarray:
+def seconds(times: pd.Series) -> np.ndarray:
+    """UTC times as integer seconds since the epoch."""
     return times.astype("datetime64[ns, UTC]").astype("int64").to_numpy() // 10**9
 
 
@@ -54,22 +55,66 @@ def group_codes(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
     return frame.groupby(list(columns), sort=True, dropna=False).ngroup().to_numpy(dtype="int64")
 
 
+@dataclass(frozen=True)
+class EventIndex:
+    """Events sorted by (group code, time) with cumulative late counts: the events of a group
+    in a time window are two binary searches away. Built once; the offline build and the online
+    store both query it (:func:`rates`)."""
+
+    keys: np.ndarray
+    cum: np.ndarray
+
+    @classmethod
+    def build(cls, events: Events) -> EventIndex:
+        """Sort ``events`` once by (group, time)."""
+        order = np.lexsort((events.times, events.codes))
+        keys = events.codes[order] * _SPAN + events.times[order]
+        return cls(keys, np.concatenate([[0], np.cumsum(events.late[order])]))
+
+    def counts(
+        self, q_codes: np.ndarray, q_times: np.ndarray, window_s: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Events and late events with the query's group and time in ``[t - window, t)``."""
+        base = q_codes * _SPAN
+        hi = np.searchsorted(self.keys, base + q_times, side="left")
+        lo = np.searchsorted(self.keys, base + q_times - window_s, side="left")
+        return hi - lo, self.cum[hi] - self.cum[lo]
+
+
 def window_counts(
     events: Events, q_codes: np.ndarray, q_times: np.ndarray, window_s: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Events and late events with the query's group and time in ``[t - window, t)``."""
-    order = np.lexsort((events.times, events.codes))
-    keys = events.codes[order] * _SPAN + events.times[order]
-    cum = np.concatenate([[0], np.cumsum(events.late[order])])
-    base = q_codes * _SPAN
-    hi = np.searchsorted(keys, base + q_times, side="left")
-    lo = np.searchsorted(keys, base + q_times - window_s, side="left")
-    return hi - lo, cum[hi] - cum[lo]
+    return EventIndex.build(events).counts(q_codes, q_times, window_s)
 
 
 def smoothed(late: np.ndarray, count: np.ndarray, prior: np.ndarray, strength: float) -> np.ndarray:
     """Shrink a rate toward ``prior``; NaN where there is no prior yet (start of the data)."""
     return (late + strength * prior) / (count + strength)
+
+
+def rates(
+    indexes: dict[str, EventIndex],
+    q_codes: dict[str, np.ndarray],
+    q_times: np.ndarray,
+    strength: float,
+) -> dict[str, np.ndarray]:
+    """The ``hist_*`` features of queries at times ``q_times`` (seconds): for each window, each
+    group's smoothed late rate toward the overall rate (group ``"all"``, code 0), and the
+    route's flight count over the longest window. A query whose group has no events (code -1 or
+    unseen) gets the overall rate. This is the one definition the offline build
+    (:func:`add_history_rates`) and the online store share."""
+    out: dict[str, np.ndarray] = {}
+    for days in WINDOWS_DAYS:
+        w = days * 86400
+        n_all, late_all = indexes["all"].counts(q_codes["all"], q_times, w)
+        prior = np.where(n_all > 0, late_all / np.maximum(n_all, 1), np.nan)
+        for name in GROUPS:
+            n, late = indexes[name].counts(q_codes[name], q_times, w)
+            out[f"hist_{name}_{days}d"] = smoothed(late, n, prior, strength)
+            if name == "route" and days == max(WINDOWS_DAYS):
+                out[f"hist_route_{days}d_n"] = n.astype("float64")
+    return out
 
 
 def add_history_rates(
@@ -82,27 +127,25 @@ def add_history_rates(
     known) are history events.
     """
     out = flights.copy()
-    resolved = (
-        out["arr_delay"].notna() & out["air_time"].notna() & out["dep_delay"].notna()
-    ).to_numpy()
-    ev_times = _seconds(outcome_known_at(out.loc[resolved], margin_minutes))
+    resolved = resolved_mask(out)
+    ev_times = seconds(outcome_known_at(out.loc[resolved], margin_minutes))
     ev_late = out.loc[resolved, "y"].to_numpy(dtype="int64")
-    q_times = _seconds(out["prediction_time"])
+    q_times = seconds(out["prediction_time"])
     codes = {name: group_codes(out, cols) for name, cols in GROUPS.items()}
     codes["all"] = np.zeros(len(out), dtype="int64")
-    for days in WINDOWS_DAYS:
-        w = days * 86400
-        counts = {
-            name: window_counts(Events(c[resolved], ev_times, ev_late), c, q_times, w)
-            for name, c in codes.items()
-        }
-        n_all, late_all = counts.pop("all")
-        prior = np.where(n_all > 0, late_all / np.maximum(n_all, 1), np.nan)
-        for name, (n, late) in counts.items():
-            out[f"hist_{name}_{days}d"] = smoothed(late, n, prior, strength)
-        if days == max(WINDOWS_DAYS):
-            out[f"hist_route_{days}d_n"] = counts["route"][0].astype("float64")
+    indexes = {name: EventIndex.build(Events(c[resolved], ev_times, ev_late))
+               for name, c in codes.items()}  # fmt: skip
+    for name, values in rates(indexes, codes, q_times, strength).items():
+        out[name] = values
     return out
+
+
+def resolved_mask(flights: pd.DataFrame) -> np.ndarray:
+    """Flights whose outcome is known (arrival delay, air time and departure delay present):
+    the history events."""
+    return (
+        flights["arr_delay"].notna() & flights["air_time"].notna() & flights["dep_delay"].notna()
+    ).to_numpy()
 
 
 def naive_history_rate(

