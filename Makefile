@@ -10,7 +10,7 @@ UV_VERSION := 0.13.8
 export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 
-.PHONY: help install repro smoke test test-fast lint format lab example-data example dvc-yaml notebooks lock clean
+.PHONY: help install repro smoke test test-fast lint format lab example-data example dvc-yaml notebooks lock clean serve load bench-serving
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -32,22 +32,33 @@ repro: install ## Run the whole study on the shipped data (dvc repro, full profi
 smoke: install ## Run the smoke profile end to end in a scratch copy (same as the pipeline test)
 	$(BIN)/python -m pytest -o addopts="" tests/test_pipeline.py -k repro_then_noop -q
 
-test: install ## Lint, layer rules, then every test (unit, bad input, nbval, DVC pipeline, determinism)
+test: install ## Lint, layer rules, Dockerfile lint, then every test (unit, bad input, nbval, DVC pipeline, serving)
 	$(BIN)/ruff check src tests tools benchmarks
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/hadolint Dockerfile
 	$(BIN)/python -m tabstudy.pipeline dvc-yaml --check
 	$(BIN)/python -m pytest
 
 test-fast: install ## Unit and failure tests only (skips the end-to-end ones)
 	$(BIN)/python -m pytest -m "not slow"
 
-lint: install ## ruff check and the import-linter layer contracts (pyproject.toml)
+lint: install ## ruff check, the import-linter layer contracts (pyproject.toml), hadolint
 	$(BIN)/ruff check src tests tools benchmarks
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/hadolint Dockerfile
 
 format: install ## ruff format + autofix
 	$(BIN)/ruff check --fix src tests tools benchmarks
 	$(BIN)/ruff format src tests tools benchmarks
+
+serve: install ## Serve the last `make repro`'s model on 127.0.0.1:8000 (FastAPI; docs at /docs)
+	$(BIN)/python -m tabstudy.pipeline.serve
+
+load: install ## Headless, bounded locust load test of a running `make serve` (8 users, 30 s)
+	$(BIN)/locust -f benchmarks/locustfile.py --headless -u 8 -r 8 -t 30s --host http://127.0.0.1:8000
+
+bench-serving: install ## Our service vs a naive one (pandas features + model.predict), side by side
+	$(BIN)/python benchmarks/serving.py
 
 lab: install ## Open JupyterLab on notebooks/ with this environment as the kernel
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)

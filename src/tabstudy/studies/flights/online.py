@@ -56,12 +56,12 @@ class FlightRequest(BaseModel):
             "examples": [
                 {
                     "carrier": "UA",
-                    "flight": 1545,
-                    "tailnum": "N14228",
+                    "flight": 1712,
+                    "tailnum": "N75425",
                     "origin": "EWR",
                     "dest": "IAH",
-                    "sched_dep": "2013-12-24T17:30:00",
-                    "sched_arr": "20:55",
+                    "sched_dep": "2013-12-23T18:04:00",
+                    "sched_arr": "21:13",
                 }
             ]
         },
