@@ -137,12 +137,12 @@ def test_served_probabilities_equal_the_offline_ones(work, server) -> None:
     np.testing.assert_allclose(single, offline, rtol=0, atol=1e-6)
 
 
-def test_fuzzing_the_openapi_schema_finds_no_server_error(server) -> None:
+def test_fuzzing_the_openapi_schema_finds_no_server_error(server, tmp_path) -> None:
     """schemathesis generates requests from the OpenAPI schema (valid and invalid): no 5xx."""
     cmd = [str(Path(sys.executable).parent / "schemathesis"), "run", f"{server}/openapi.json",
            "--checks", "not_a_server_error", "--max-examples", "60", "--seed", "1",
            "--workers", "1"]  # fmt: skip
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
 
 
