@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from .conftest import copy_repo, run_in, set_params, stages_ran
+from .test_serving import _start, _stop
 
 pytestmark = pytest.mark.slow
 ALL_STAGES = [
@@ -79,6 +82,39 @@ def test_example_model_is_evaluated_and_carded(byo) -> None:
     assert _json(work, "reports/metrics/eda.json") == {"positive_rate": 212 / 569, "rows": 569}
     findings = _json(work, "reports/findings/eda.json")
     assert findings[0].startswith("37.3% of 569 labelled rows are positive")
+
+
+def test_a_table_study_is_served_from_its_columns(byo) -> None:
+    """A table has no entities: the request carries the feature columns (schema generated from
+    the spec), no store is looked up, and the served probabilities equal the offline ones."""
+    work, _ = byo
+    code = (
+        "import pandas as pd, sys\n"
+        "from tabstudy import paths\n"
+        "from tabstudy.models import keras_model\n"
+        "from tabstudy.models.bundle import load_bundle\n"
+        "rows = pd.read_parquet(paths.processed('test'))\n"
+        "p = keras_model.predict(load_bundle(paths.bundle_dir()).keras_model(), rows)\n"
+        "rows.assign(p=p).to_parquet(sys.argv[1])\n"
+    )
+    run_in(work, sys.executable, "-c", code, str(work / "offline.parquet"))
+    offline = pd.read_parquet(work / "offline.parquet")
+    names = [f["name"] for f in _json(work, "data/processed/feature_spec.json")["features"]]
+    proc, url = _start(work)
+    try:
+        meta = httpx.get(f"{url}/v1/metadata").json()
+        assert meta["study"] == "file" and meta["online_store"] == {}
+        schema = httpx.get(f"{url}/openapi.json").json()["components"]["schemas"]["TableRow"]
+        assert sorted(schema["properties"]) == sorted(names)
+        body = {n: offline[n].tolist() for n in names}
+        served = httpx.post(f"{url}/v1/predict/batch", json=body, timeout=60).json()
+        np.testing.assert_allclose(served["probabilities"], offline["p"], rtol=0, atol=1e-6)
+        one = {n: float(offline[n].iloc[0]) for n in names} | {names[0]: None}
+        assert httpx.post(f"{url}/v1/predict", json=one).status_code == 200
+        bad = httpx.post(f"{url}/v1/predict", json={names[1]: "large"})
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", names[1]]
+    finally:
+        _stop(proc)
 
 
 def _guarded(work: Path) -> dict[str, str]:

@@ -14,7 +14,7 @@ import jinja2
 
 from tabstudy import artifacts, config, evaluation, paths, provenance
 from tabstudy.models.bundle import load_bundle
-from tabstudy.pipeline.stages import STAGES
+from tabstudy.pipeline.stages import COMMANDS, STAGES
 
 
 def _rel(target: Path, start: Path) -> str:
@@ -82,7 +82,7 @@ def write_index() -> int:
         for s in STAGES
         if s.notebook
     ]
-    metrics = {Path(m).stem: paths.root() / m for s in STAGES for m in s.metrics}
+    metrics = {Path(m).stem: paths.root() / m for s in (*STAGES, *COMMANDS) for m in s.metrics}
     card = {"html": paths.model_card("html"), "md": paths.model_card("md")}
     html = index_html(stages, card, metrics, headline, paths.reports_dir())
     artifacts.write_text(html, paths.index_html())

@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any
 
-from tabstudy import config, paths, studies
+from tabstudy import artifacts, config, paths, studies
 from tabstudy.models.bundle import BundleError, load_bundle
 from tabstudy.serving import store
 from tabstudy.serving.app import ServeSettings, create_app
@@ -32,6 +32,8 @@ def settings() -> tuple[ServeSettings, config.ServeConfig]:
     bundle = load_bundle(paths.bundle_dir())
     serve = cfg.serve
     assert serve is not None
+    evaluate = paths.metrics_file("evaluate")
+    blessing = artifacts.read_json(evaluate)["blessing"] if evaluate.is_file() else None
     return (
         ServeSettings(
             bundle_dir=paths.bundle_dir(),
@@ -42,6 +44,7 @@ def settings() -> tuple[ServeSettings, config.ServeConfig]:
             max_body_bytes=serve.max_body_bytes,
             max_batch_rows=serve.max_batch_rows,
             token=os.environ.get(TOKEN_ENV) or None,
+            extra_metadata={"blessing": blessing},
         ),
         serve,
     )
