@@ -48,21 +48,18 @@ def first_run(smoke_run) -> tuple[Path, str]:
 
 def test_repro_then_noop(first_run) -> None:
     work, log = first_run
-    assert _ran(log) == [
-        "ingest",
-        "validate",
-        "eda",
-        "features",
-        "baselines",
-        "tune",
-        "train",
-        "evaluate",
-        "model_card",
-        "monitor",
-        "index",
-    ]
+    ran = _ran(log)
+    assert ran[:4] == ["ingest", "validate", "eda", "features"] and ran[-1] == "index", ran
+    assert sorted(ran) == sorted([
+        "ingest", "validate", "eda", "features", "baselines", "tune", "train", "evaluate",
+        "model_card", "monitor", "materialize", "index",
+    ])  # fmt: skip
+    assert ran.index("materialize") > ran.index("train")
     index = (work / "reports" / "index.html").read_text()
     for href in re.findall(r'href="([^"]+)"', index):
+        if href.startswith("http"):  # the service's docs, on this machine only
+            assert href.startswith("http://127.0.0.1:"), href
+            continue
         assert (work / "reports" / href).exists(), href
     assert "model_card.html" in index and "08-evaluate.html" in index
     tune_report = (work / "reports" / "html" / "06-tune.html").read_text()
