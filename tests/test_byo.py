@@ -245,7 +245,8 @@ def test_after_a_failed_validate_dvc_checkout_restores_the_last_good_raw_data(by
     the README's recovery, `git checkout dvc.lock && dvc checkout`, brings the raw data that
     belongs to the models back from the DVC cache."""
     work, _ = byo
-    run_in(work, "dvc", "checkout", "--force")  # bad-input cases left their raw data behind
+    run_in(work, "dvc", "repro")  # back to the good file: a bad case refused at validate left
+    # its own raw data and ingest lock entry (the renamed file: another table's name)
     before, lock = _guarded(work), (work / "dvc.lock").read_text()
     bad = work / "external" / "recover" / "breast_cancer.csv"
     bad.parent.mkdir(parents=True, exist_ok=True)
