@@ -10,12 +10,14 @@ needs ``Authorization: Bearer <token>``.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from tabstudy import artifacts, config, paths, studies
-from tabstudy.models.bundle import BundleError, load_bundle
+from tabstudy.models.bundle import Bundle, BundleError, load_bundle
 from tabstudy.serving import store
 from tabstudy.serving.app import ServeSettings, create_app
 from tabstudy.serving.store import StoreError
@@ -38,7 +40,7 @@ def settings() -> tuple[ServeSettings, config.ServeConfig]:
         ServeSettings(
             bundle_dir=paths.bundle_dir(),
             request_model=study.request_model(bundle),
-            online=lambda b: study.online(b, paths.online_store()),
+            online=functools.partial(_online, study),
             log_dir=paths.request_log_dir(),
             runtime=serve.runtime,
             max_body_bytes=serve.max_body_bytes,
@@ -50,9 +52,16 @@ def settings() -> tuple[ServeSettings, config.ServeConfig]:
     )
 
 
-def app() -> Any:
-    """The app, for ``uvicorn tabstudy.pipeline.serve:app --factory``."""
-    return create_app(settings()[0])
+def check_store(bundle_dir: Path) -> None:
+    """The online store exists and was built for the bundle in ``bundle_dir`` (any study: a
+    table study's store holds only this record); :class:`StoreError` naming the file."""
+    meta = store.read_meta(paths.online_store())
+    store.check_bundle(meta, store.bundle_digest(bundle_dir), paths.online_store())
+
+
+def _online(study: Any, bundle: Bundle) -> Any:
+    check_store(bundle.path)
+    return study.online(bundle, paths.online_store())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         ready, serve = settings()
-        meta = store.read_meta(paths.online_store())  # exists, and built for this bundle
-        store.check_bundle(meta, store.bundle_digest(ready.bundle_dir), paths.online_store())
+        check_store(ready.bundle_dir)
     except (BundleError, StoreError) as err:
         print(f"cannot serve: {err}", file=sys.stderr)
         return 2

@@ -36,6 +36,7 @@ from tabstudy.serving import schemas
 from tabstudy.serving.features import OnlineFeatures, RowError
 from tabstudy.serving.requestlog import RequestLog
 from tabstudy.serving.runtime import Runtime, load_runtime
+from tabstudy.serving.store import bundle_digest
 from tabstudy.spec import MISSING_CATEGORY
 
 PATHS = ("/livez", "/readyz", "/v1/metadata", "/v1/predict", "/v1/predict/batch", "/metrics")
@@ -95,7 +96,7 @@ class State:
         self.bundle = load_bundle(settings.bundle_dir)  # BundleError names the file
         self.online = settings.online(self.bundle)  # StoreError names the store file
         self.runtime: Runtime = load_runtime(settings.runtime, self.bundle)
-        self.version = artifacts.sha256_file(settings.bundle_dir / "metadata.json")[:12]
+        self.version = bundle_digest(settings.bundle_dir)[:12]
         self.threshold = float(self.bundle.threshold["value"])
         reference = self.bundle.reference.get("categorical", {})
         self.vocab = {name: set(values) for name, values in reference.items()}
@@ -110,9 +111,10 @@ def _column(values: np.ndarray) -> list[Any]:
     return values.tolist()
 
 
-def _score(state: State, metrics: Metrics, columns: Mapping[str, list[Any]], endpoint: str,
-           rows: int) -> tuple[str, np.ndarray]:  # fmt: skip
-    """Features, probabilities, metrics and the request log for ``rows`` rows."""
+def _score(
+    state: State, metrics: Metrics, columns: Mapping[str, list[Any]], endpoint: str
+) -> tuple[str, np.ndarray]:
+    """Features, probabilities, metrics and the request log of the rows in ``columns``."""
     start = time.perf_counter()
     request_id = uuid.uuid4().hex
     feats = state.online.features(columns)
@@ -127,7 +129,7 @@ def _score(state: State, metrics: Metrics, columns: Mapping[str, list[Any]], end
         metrics.scores.observe(float(p))
     state.log.write([{
         "request_id": request_id, "time": time.time(), "endpoint": endpoint,
-        "model_version": state.version, "rows": rows, "latency_ms": latency_ms,
+        "model_version": state.version, "rows": len(probs), "latency_ms": latency_ms,
         "probability": probs.tolist(), "features": {n: _column(v) for n, v in feats.items()},
     }])  # fmt: skip
     return request_id, probs
@@ -284,7 +286,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     def predict(row: row_model) -> Any:  # type: ignore[valid-type]
         s = state()
         columns = {k: [v] for k, v in dict(row).items()}
-        request_id, probs = _score(s, metrics, columns, "predict", 1)
+        request_id, probs = _score(s, metrics, columns, "predict")
         p = float(probs[0])
         return schemas.Prediction(request_id=request_id, probability=p,
                                   decision=p >= s.threshold, threshold=s.threshold,
@@ -295,9 +297,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
               responses={413: {}, 401: {}})  # fmt: skip
     def predict_batch(batch: batch_model) -> Any:  # type: ignore[valid-type]
         s = state()
-        rows = batch.rows()
-        request_id, probs = _score(s, metrics, batch.columns(), "batch", rows)
-        return schemas.BatchPrediction(request_id=request_id, rows=rows,
+        request_id, probs = _score(s, metrics, batch.columns(), "batch")
+        return schemas.BatchPrediction(request_id=request_id, rows=len(probs),
                                        probabilities=probs.tolist(),
                                        decisions=(probs >= s.threshold).tolist(),
                                        threshold=s.threshold, model_version=s.version)  # fmt: skip

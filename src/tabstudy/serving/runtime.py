@@ -40,17 +40,26 @@ class Runtime(Protocol):
         ...
 
 
-def _tensors(features: Mapping[str, np.ndarray], kinds: Mapping[str, str]) -> dict[str, Any]:
-    import tensorflow as tf
+def _kinds(bundle: Bundle) -> dict[str, str]:
+    return {f.name: f.kind for f in bundle.spec.features}
 
+
+def _arrays(
+    features: Mapping[str, np.ndarray], kinds: Mapping[str, str], text: type
+) -> dict[str, np.ndarray]:
+    """The model's raw inputs as (n, 1) arrays: categoricals as ``text`` (``str`` for
+    TensorFlow, ``bytes`` for LiteRT), numerics as float32."""
     out = {}
     for name, kind in kinds.items():
         column = np.asarray(features[name]).reshape(-1, 1)
-        if kind == "categorical":
-            out[name] = tf.constant(column.astype(str), dtype=tf.string)
-        else:
-            out[name] = tf.constant(column.astype("float32"), dtype=tf.float32)
+        out[name] = column.astype(text) if kind == "categorical" else column.astype("float32")
     return out
+
+
+def _tensors(features: Mapping[str, np.ndarray], kinds: Mapping[str, str]) -> dict[str, Any]:
+    import tensorflow as tf
+
+    return {name: tf.constant(a) for name, a in _arrays(features, kinds, str).items()}
 
 
 class SavedModelRuntime:
@@ -62,7 +71,7 @@ class SavedModelRuntime:
         import tensorflow as tf
 
         self._fn = tf.saved_model.load(str(bundle.saved_model_dir)).signatures["serve"]
-        self._kinds = {f.name: f.kind for f in bundle.spec.features}
+        self._kinds = _kinds(bundle)
 
     def predict(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
         out = self._fn(**_tensors(features, self._kinds))
@@ -77,7 +86,7 @@ class KerasRuntime:
 
     def __init__(self, bundle: Bundle) -> None:
         self._model = bundle.keras_model()
-        self._kinds = {f.name: f.kind for f in bundle.spec.features}
+        self._kinds = _kinds(bundle)
 
     def predict(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
         out = self._model(_tensors(features, self._kinds), training=False)
@@ -96,7 +105,7 @@ class LiteRuntime:
         import tensorflow as tf
 
         self._blob = tf.lite.TFLiteConverter.from_saved_model(str(bundle.saved_model_dir)).convert()
-        self._kinds = {f.name: f.kind for f in bundle.spec.features}
+        self._kinds = _kinds(bundle)
         self._local = threading.local()
 
     def _runner(self) -> Any:
@@ -108,19 +117,13 @@ class LiteRuntime:
                 warnings.simplefilter("ignore")
                 interpreter = tf.lite.Interpreter(model_content=self._blob)
             runner = interpreter.get_signature_runner(next(iter(interpreter.get_signature_list())))
-            runner(**self._args({n: np.zeros(2) for n in self._kinds}))  # see the class doc
+            primer = {n: np.zeros(2) for n in self._kinds}  # see the class docstring
+            runner(**_arrays(primer, self._kinds, bytes))
             self._local.runner = runner
         return runner
 
-    def _args(self, features: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        args = {}
-        for name, kind in self._kinds.items():
-            column = np.asarray(features[name]).reshape(-1, 1)
-            args[name] = column.astype(bytes) if kind == "categorical" else column.astype("float32")
-        return args
-
     def predict(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
-        (value,) = self._runner()(**self._args(features)).values()
+        (value,) = self._runner()(**_arrays(features, self._kinds, bytes)).values()
         return np.asarray(value).reshape(-1).astype("float64")
 
 

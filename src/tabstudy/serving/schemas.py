@@ -21,10 +21,6 @@ class _Columns(BaseModel):
             raise ValueError(f"every column needs the same number of rows; got {lengths}")
         return self
 
-    def rows(self) -> int:
-        """Number of rows."""
-        return max(len(v) for v in self.__dict__.values() if v is not None)
-
     def columns(self) -> dict[str, list[Any]]:
         """The columns that were given."""
         return {k: v for k, v in self.__dict__.items() if v is not None}

@@ -82,8 +82,8 @@ class Study(Protocol):
         ...
 
     def online(self, bundle: Bundle, store_path: Path) -> OnlineFeatures:
-        """Request-time features for ``bundle``, from the online store at ``store_path`` (which
-        must have been built for this bundle: :class:`tabstudy.serving.store.StoreError`)."""
+        """Request-time features for ``bundle``, from the online store at ``store_path`` (the
+        caller has checked that the store was built for this bundle)."""
         ...
 
     def materialize(

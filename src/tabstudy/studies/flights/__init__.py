@@ -17,7 +17,6 @@ from tabstudy.config import FlightsData, FlightsFeatures, FlightsTarget
 from tabstudy.data.schema import Anomaly, check_target
 from tabstudy.eda import EdaFrame, add_calendar
 from tabstudy.models.bundle import Bundle
-from tabstudy.serving import store
 from tabstudy.spec import LABEL, FeatureSet
 from tabstudy.studies.base import Labelled
 from tabstudy.studies.flights import features, ingest, online
@@ -117,9 +116,8 @@ class FlightsStudy:
         return online.FlightRequest
 
     def online(self, bundle: Bundle, store_path: Path) -> online.FlightsOnline:
-        """The online store, checked to be built for ``bundle``, loaded into memory."""
-        meta = store.read_meta(store_path)
-        store.check_bundle(meta, store.bundle_digest(bundle.path), store_path)
+        """The online store loaded into memory (the service checks first that it was built
+        for ``bundle``)."""
         return online.FlightsOnline(store_path)
 
     def materialize(

@@ -96,7 +96,8 @@ def _seconds(value: datetime) -> int:
 
 def schedule_rows(columns: Mapping[str, Sequence[Any]], horizon_hours: float) -> dict[str, Any]:
     """Request columns as the schedule fields the features use: local date parts, scheduled
-    departure (UTC seconds) and the prediction time (``as_of`` or departure minus horizon)."""
+    departure hour and the prediction time in UTC seconds (``as_of`` or departure minus the
+    horizon; an ``as_of`` after the departure is a :class:`RowError`)."""
     deps = list(columns["sched_dep"])
     n = len(deps)
     year = np.fromiter((d.year for d in deps), "int64", n)
@@ -118,7 +119,6 @@ def schedule_rows(columns: Mapping[str, Sequence[Any]], horizon_hours: float) ->
         "hour": hour,
         "sched_dep_time": hour * 100 + minute,
         "sched_arr_time": np.fromiter((t.hour * 100 + t.minute for t in arr), "int64", n),
-        "dep_utc": dep_utc,
         "prediction": pred,
     }
 
