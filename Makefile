@@ -10,10 +10,10 @@ UV_VERSION := 0.13.8
 export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 
-.PHONY: help install repro smoke test test-fast lint format lab example-data example dvc-yaml notebooks lock clean serve load bench-serving
+.PHONY: help install repro smoke test test-fast lint format lab example-data example dvc-yaml notebooks lock clean serve load bench-serving promote rollback registry reload rollout-report
 
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-15s %s\n", $$1, $$2}'
 
 # Bytecode is compiled at install time: with PYTHONDONTWRITEBYTECODE set (as on our machines)
 # Python would otherwise recompile TensorFlow on every import (15 s instead of 4.6 s per stage).
@@ -26,8 +26,9 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP) ## Create .venv (if missing) and install the pinned environment + this package
 
-repro: install ## Run the whole study on the shipped data (dvc repro, full profile)
+repro: install ## Run the whole study on the shipped data (dvc repro, full profile), then register and promote the model if the champion gate passes
 	dvc repro
+	$(BIN)/python -m tabstudy.pipeline.registry promote --if-refused-exit-0
 
 smoke: install ## Run the smoke profile end to end in a scratch copy (same as the pipeline test)
 	$(BIN)/python -m pytest -o addopts="" tests/test_pipeline.py -k repro_then_noop -q
@@ -51,7 +52,22 @@ format: install ## ruff format + autofix
 	$(BIN)/ruff check --fix src tests tools benchmarks
 	$(BIN)/ruff format src tests tools benchmarks
 
-serve: install ## Serve the last `make repro`'s model on 127.0.0.1:8000 (FastAPI; docs at /docs)
+promote: install ## Register the evaluated model; champion if the gate passed (REF=<commit or exp> FORCE="reason")
+	$(BIN)/python -m tabstudy.pipeline.registry promote $(if $(REF),--ref $(REF)) $(if $(FORCE),--force "$(FORCE)")
+
+rollback: install ## The previous champion answers again (then POST /v1/admin/reload to a running service)
+	$(BIN)/python -m tabstudy.pipeline.registry rollback
+
+registry: install ## List the registered model versions and their stages (prod, staging)
+	$(BIN)/python -m tabstudy.pipeline.registry list
+
+reload: ## Tell a running `make serve` to load what the registry names now (one call)
+	curl -fsS -X POST $(if $(TABSTUDY_API_TOKEN),-H "Authorization: Bearer $(TABSTUDY_API_TOKEN)") http://127.0.0.1:8000/v1/admin/reload
+
+rollout-report: install ## Canary/shadow comparison from the request log (LABELS=file with outcomes)
+	$(BIN)/python -m tabstudy.pipeline.rollout $(if $(LABELS),--labels $(LABELS))
+
+serve: install ## Serve the registry's champion (serve.* in params.yaml: shadow or canary beside it) on 127.0.0.1:8000 (docs at /docs)
 	$(BIN)/python -m tabstudy.pipeline.serve
 
 load: install ## Headless, bounded locust load test of a running `make serve` (8 users, 30 s)

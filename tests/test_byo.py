@@ -19,14 +19,13 @@ import pandas as pd
 import pytest
 import yaml
 
+from tabstudy.pipeline.stages import COMMANDS, STAGES
+
 from .conftest import copy_repo, run_in, set_params, stages_ran
 from .test_serving import _start, _stop
 
 pytestmark = pytest.mark.slow
-ALL_STAGES = [
-    "ingest", "validate", "eda", "features", "baselines", "tune", "train", "evaluate",
-    "model_card", "monitor", "materialize", "index",
-]  # fmt: skip
+ALL_STAGES = [s.name for s in (*STAGES, *COMMANDS)]
 GUARDED = ("models", "data/processed", "reports/metrics", "reports/model_card.html")
 
 

@@ -200,6 +200,12 @@ class EvaluateConfig(_Section):
     min_roc_auc: float = Field(ge=0.0, le=1.0)
     max_gap_to_best_baseline: float = Field(ge=0.0)
     bootstrap_samples: int = Field(ge=0)
+    champion_max_drop: float = Field(
+        ge=0.0, description="champion gate: largest ROC AUC drop against the champion allowed"
+    )
+    champion_min_slice_rows: int = Field(
+        ge=1, description="champion gate: slices with fewer rows are not judged"
+    )
 
 
 class ModelCardConfig(_Section):
@@ -224,6 +230,19 @@ class ServeConfig(_Section):
     )
     max_body_bytes: int = Field(ge=1024, description="larger request bodies get 413")
     max_batch_rows: int = Field(ge=1, description="rows per /v1/predict/batch request")
+    model: str = Field(
+        min_length=1,
+        description="champion (the registry's prod version; the workspace bundle while none is "
+        "registered), workspace (models/bundle) or a registered version such as v0.0.2",
+    )
+    rollout: Literal["none", "shadow", "canary"] = Field(
+        description="shadow: the challenger scores every request, the champion answers; "
+        "canary: the challenger answers canary_share of the request keys"
+    )
+    challenger: str = Field(
+        min_length=1, description="the registry stage (staging) or version the rollout serves"
+    )
+    canary_share: float = Field(ge=0.0, le=1.0)
 
 
 SECTION_MODELS: dict[str, Any] = {

@@ -351,3 +351,96 @@ def evaluate_findings(
             )
             out.append(f"{model} trails the tree by more than {margin:.2f} ROC AUC in: {where}.")
     return out
+
+
+PROMOTE, REFUSE, CHAMPION = "promote", "refuse", "champion"
+"""The champion gate's decisions (``champion``: the model already is the registered champion)."""
+
+
+def _slice_regressions(
+    frame: pd.DataFrame, y: np.ndarray, p_new: np.ndarray, p_old: np.ndarray,
+    columns: list[str], max_drop: float, min_rows: int, samples: int, seed: int,
+) -> list[dict[str, object]]:  # fmt: skip
+    """Every slice of ``min_rows``+ rows with both classes: the challenger's ROC AUC minus the
+    champion's, with a paired interval where the point estimate drops more than ``max_drop``
+    (only those can block), and whether it blocks (that drop, and an interval below 0)."""
+    out: list[dict[str, object]] = []
+    for column in columns:
+        labels = slice_values(frame[column]).to_numpy()
+        for value in sorted(pd.unique(labels), key=str):
+            mask = labels == value
+            rows, positives = int(mask.sum()), int(y[mask].sum())
+            if rows < min_rows or positives in (0, rows):
+                continue
+            diff = float(roc_auc_score(y[mask], p_new[mask]) - roc_auc_score(y[mask], p_old[mask]))
+            lo = hi = float("nan")
+            if diff < -max_drop:
+                diff, lo, hi = paired_auc_difference(y[mask], p_new[mask], p_old[mask], samples,
+                                                     seed)  # fmt: skip
+            blocks = bool(diff < -max_drop and hi < 0)
+            out.append({"column": column, "value": str(value), "rows": rows, "diff": diff,
+                        "lo": lo, "hi": hi, "blocks": blocks})  # fmt: skip
+    return out
+
+
+def champion_gate(
+    y: np.ndarray,
+    p_new: np.ndarray,
+    p_old: np.ndarray | None,
+    frame: pd.DataFrame,
+    slice_columns: list[str],
+    blessing: Blessing,
+    max_drop: float,
+    min_slice_rows: int,
+    samples: int,
+    seed: int,
+) -> dict[str, object]:
+    """TFX-style value and change thresholds: promote a challenger only if it is blessed, its
+    ROC AUC is not below the champion's by more than ``max_drop`` on the same rows (the lower
+    end of the paired 95% bootstrap interval of the difference stays above ``-max_drop``), and
+    no slice of ``min_slice_rows``+ rows regresses by more than ``max_drop`` (point estimate,
+    with a paired interval below 0). ``p_old`` None: there is no champion yet, so a blessed
+    model becomes the first. The reasons name every failed rule and slice."""
+    y, p_new = np.asarray(y), np.asarray(p_new)
+    reasons = [f"not blessed: {r}" for r in blessing.reasons]
+    result: dict[str, object] = {"overall": None, "slices": [], "max_drop": max_drop,
+                                 "min_slice_rows": min_slice_rows}  # fmt: skip
+    if p_old is not None:
+        p_old = np.asarray(p_old)
+        diff, lo, hi = paired_auc_difference(y, p_new, p_old, samples, seed)
+        result["overall"] = {"challenger_roc_auc": float(roc_auc_score(y, p_new)),
+                             "champion_roc_auc": float(roc_auc_score(y, p_old)),
+                             "diff": diff, "lo": lo, "hi": hi}  # fmt: skip
+        if not lo >= -max_drop:
+            reasons.append(f"ROC AUC {diff:+.4f} [{lo:+.4f}, {hi:+.4f}] against the champion: "
+                           f"the interval reaches below -{max_drop:g}")  # fmt: skip
+        slices = _slice_regressions(frame, y, p_new, p_old, slice_columns, max_drop,
+                                    min_slice_rows, samples, seed)  # fmt: skip
+        result["slices"] = slices
+        for s in slices:
+            if s["blocks"]:
+                reasons.append(f"slice {s['column']}={s['value']} ({s['rows']:,} rows) regresses "
+                               f"{s['diff']:+.4f} [{s['lo']:+.4f}, {s['hi']:+.4f}], beyond "
+                               f"-{max_drop:g}")  # fmt: skip
+    result["decision"] = REFUSE if reasons else PROMOTE
+    result["reasons"] = reasons
+    return result
+
+
+def gate_table(gate: Mapping[str, object]) -> pd.DataFrame:
+    """The champion gate's decision as a small table for reports."""
+    overall = gate.get("overall") or {}
+    champ = gate.get("champion") or {}
+    rows = {
+        "decision": str(gate["decision"]).upper(),
+        "champion": champ.get("version", "none yet") if isinstance(champ, Mapping) else "none yet",
+        "ROC AUC difference [95%]": (
+            f"{overall['diff']:+.4f} [{overall['lo']:+.4f}, {overall['hi']:+.4f}]"
+            if overall
+            else "n/a"
+        ),
+        "allowed drop (evaluate.champion_max_drop)": gate.get("max_drop"),
+        "slices compared": len(gate.get("slices") or []),  # type: ignore[arg-type]
+        "reasons": "; ".join(gate.get("reasons") or []) or "none",  # type: ignore[arg-type]
+    }
+    return pd.Series(rows, name="champion gate").to_frame()

