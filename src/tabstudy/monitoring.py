@@ -4,6 +4,7 @@ index (PSI) per feature, with bins fixed on the reference."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -152,4 +153,142 @@ def drift_findings(
         f"({change:+.4f}): {verdict}, so the drift "
         f"{'has not (yet) cost ranking quality' if change > -0.01 else 'matters'}."
     )
+    return out
+
+
+# --- canary / shadow rollout: the champion and the challenger on the same served rows ---------
+
+
+def rollout_rows(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per scored row of the request-log lines served in a rollout (shadow or canary):
+    request id, time, mode, request key, who answered, both probabilities, both decisions and
+    both registry versions. Lines outside a rollout are skipped."""
+    parts = []
+    for r in records:
+        if not r.get("rollout"):
+            continue
+        v = r["variants"]
+        champ, chal = v["champion"], v["challenger"]
+        p_a, p_b = np.asarray(r["champion_probability"]), np.asarray(r["challenger_probability"])
+        parts.append(pd.DataFrame({
+            "request_id": r["request_id"], "time": r["time"], "mode": r["rollout"],
+            "key": r["keys"], "served": r["served"],
+            "p_champion": p_a, "p_challenger": p_b,
+            "d_champion": p_a >= champ["threshold"], "d_challenger": p_b >= chal["threshold"],
+            "champion": champ.get("registry_version") or champ["model_version"],
+            "challenger": chal.get("registry_version") or chal["model_version"],
+        }))  # fmt: skip
+    columns = ["request_id", "time", "mode", "key", "served", "p_champion", "p_challenger",
+               "d_champion", "d_challenger", "champion", "challenger"]  # fmt: skip
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def _auc_with_interval(y: np.ndarray, p: np.ndarray, samples: int, seed: int) -> dict[str, Any]:
+    from sklearn.metrics import roc_auc_score
+
+    if len(y) < 2 or y.min() == y.max():
+        return {"rows": len(y), "roc_auc": None, "lo": None, "hi": None}
+    rng = np.random.default_rng(seed)
+    stats = []
+    for _ in range(samples):
+        idx = rng.integers(0, len(y), len(y))
+        if y[idx].min() != y[idx].max():
+            stats.append(roc_auc_score(y[idx], p[idx]))
+    lo, hi = np.quantile(stats, [0.025, 0.975]) if stats else (np.nan, np.nan)
+    return {"rows": len(y), "roc_auc": float(roc_auc_score(y, p)), "lo": float(lo),
+            "hi": float(hi)}  # fmt: skip
+
+
+def latest_pair(rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The rows of the champion/challenger pair served last (a promotion or reload changes the
+    pair; comparing across pairs would mix models), and how many rows of other pairs were left
+    out."""
+    if rows.empty:
+        return rows, 0
+    last = rows.iloc[-1]
+    same = (rows["champion"] == last["champion"]) & (rows["challenger"] == last["challenger"])
+    return rows[same].reset_index(drop=True), int((~same).sum())
+
+
+def rollout_comparison(
+    rows: pd.DataFrame, labels: pd.Series | None = None, samples: int = 200, seed: int = 0
+) -> dict[str, Any]:
+    """Champion against challenger on the rows served in a rollout: the share each answered,
+    how often their decisions agree, how far their scores move (mean absolute difference, the
+    Kolmogorov-Smirnov statistic and the PSI of the challenger's scores against the
+    champion's), and, for rows whose label is known (``labels`` indexed by request key), each
+    one's ROC AUC with a bootstrap 95% interval, on every labelled row and on the rows it
+    answered."""
+    from scipy.stats import ks_2samp
+
+    if rows.empty:
+        raise ValueError("no request in the log was served in a rollout (shadow or canary)")
+    a, b = rows["p_champion"].to_numpy(float), rows["p_challenger"].to_numpy(float)
+    ks = ks_2samp(a, b, method="asymp")
+    out: dict[str, Any] = {
+        "rows": len(rows),
+        "requests": int(rows["request_id"].nunique()),
+        "modes": sorted(rows["mode"].unique().tolist()),
+        "versions": {
+            "champion": sorted(rows["champion"].unique().tolist()),
+            "challenger": sorted(rows["challenger"].unique().tolist()),
+        },
+        "served_share": {
+            k: float(v) for k, v in rows["served"].value_counts(normalize=True).sort_index().items()
+        },
+        "agreement": float((rows["d_champion"] == rows["d_challenger"]).mean()),
+        "mean_abs_difference": float(np.mean(np.abs(a - b))),
+        "ks_statistic": float(ks.statistic),
+        "ks_pvalue": float(ks.pvalue),
+        "psi": numeric_psi(pd.Series(a), pd.Series(b), 10),
+        "mean_probability": {"champion": float(a.mean()), "challenger": float(b.mean())},
+        "labelled_rows": 0,
+    }
+    if labels is not None:
+        known = rows[rows["key"].isin(labels.index)]
+        y = labels.reindex(known["key"]).to_numpy(int)
+        out["labelled_rows"] = len(known)
+        out["auc_all_rows"] = {
+            v: _auc_with_interval(y, known[f"p_{v}"].to_numpy(float), samples, seed)
+            for v in ("champion", "challenger")
+        }
+        out["auc_served_rows"] = {
+            v: _auc_with_interval(
+                y[(known["served"] == v).to_numpy()],
+                known.loc[known["served"] == v, f"p_{v}"].to_numpy(float),
+                samples,
+                seed,
+            )
+            for v in ("champion", "challenger")
+        }
+    return out
+
+
+def rollout_findings(result: Mapping[str, Any]) -> list[str]:
+    """Sentences computed from :func:`rollout_comparison`."""
+    share = result["served_share"]
+    champ = ", ".join(result["versions"]["champion"])
+    chal = ", ".join(result["versions"]["challenger"])
+    out = [
+        f"{result['rows']:,} rows in {result['requests']:,} request(s) "
+        f"({', '.join(result['modes'])}): the challenger {chal} answered "
+        f"{100 * share.get('challenger', 0.0):.1f}% of them, "
+        f"the champion {champ} {100 * share.get('champion', 0.0):.1f}%.",
+        f"Their decisions agree on {100 * result['agreement']:.1f}% of rows; the scores differ by "
+        f"{result['mean_abs_difference']:.4f} on average (mean probability "
+        f"{result['mean_probability']['champion']:.4f} against "
+        f"{result['mean_probability']['challenger']:.4f}; KS statistic "
+        f"{result['ks_statistic']:.3f}, PSI {result['psi']:.3f}).",
+    ]
+    aucs = result.get("auc_all_rows")
+    if not aucs:
+        out.append("No labels were given: ROC AUC per variant waits for the outcomes.")
+        return out
+    parts = []
+    for v in ("champion", "challenger"):
+        a = aucs[v]
+        if a["roc_auc"] is not None:
+            parts.append(f"{v} {a['roc_auc']:.4f} [{a['lo']:.4f}, {a['hi']:.4f}]")
+    out.append(f"On the {result['labelled_rows']:,} labelled rows, ROC AUC: "
+               + ("; ".join(parts) or "n/a (one class only)") + ".")  # fmt: skip
     return out

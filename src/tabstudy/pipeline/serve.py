@@ -1,7 +1,9 @@
-"""``make serve``: the prediction service over the last ``make repro``'s bundle and online store.
+"""``make serve``: the prediction service over the registry's champion and the online store.
 
-``python -m tabstudy.pipeline.serve [--host H] [--port P]`` checks the bundle (every file's
-SHA-256) and that the online store was built for it, then runs uvicorn (one worker; graceful
+``python -m tabstudy.pipeline.serve [--host H] [--port P]`` resolves what ``serve.model`` and
+``serve.rollout`` name in the registry (the champion; the workspace bundle while none is
+registered; a challenger beside it in shadow or canary), checks each bundle (every file's
+SHA-256) and that the online store can serve it, then runs uvicorn (one worker; graceful
 shutdown on SIGTERM flushes the request log). A check that fails prints one line naming the file
 and exits 2 before anything listens. ``TABSTUDY_API_TOKEN`` set: every endpoint but ``/livez``
 needs ``Authorization: Bearer <token>``.
@@ -16,29 +18,81 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tabstudy import artifacts, config, paths, studies
+from tabstudy import artifacts, config, paths, registry, studies
 from tabstudy.models.bundle import Bundle, BundleError, load_bundle
+from tabstudy.pipeline import registry as cli
 from tabstudy.serving import store
 from tabstudy.serving.app import ServeSettings, create_app
+from tabstudy.serving.rollout import ModelChoice, Plan
 from tabstudy.serving.store import StoreError
 
 TOKEN_ENV = "TABSTUDY_API_TOKEN"
 
 
-def settings() -> tuple[ServeSettings, config.ServeConfig]:
-    """The service's settings from params.yaml (profile applied) and the environment."""
+def _config() -> tuple[config.StageConfig, config.ServeConfig]:
     params = config.resolve(config.load_params())
     cfg = config.stage_config(params["profile"], params["seed"], data=params["data"],
                               serve=params["serve"])  # fmt: skip
-    study = studies.get(cfg.data.source)
-    bundle = load_bundle(paths.bundle_dir())
-    serve = cfg.serve
-    assert serve is not None
+    assert cfg.serve is not None
+    return cfg, cfg.serve
+
+
+def _registered(artifact: str, name: str) -> registry.Version | None:
+    """A registry stage (prod, staging) or version name, resolved."""
+    if name in (registry.PROD, registry.STAGING):
+        return registry.in_stage(artifact, name)
+    return registry.find(artifact, name)
+
+
+def plan() -> Plan:
+    """What ``serve.model`` and ``serve.rollout`` name in the registry now (params.yaml is read
+    again, so a reload also picks up a changed rollout). The champion while none is registered
+    is the workspace bundle (``models/bundle``)."""
+    _, serve = _config()
+    artifact = cli.artifact()
+    v = None
+    if serve.model != "workspace":
+        v = _registered(artifact, registry.PROD if serve.model == "champion" else serve.model)
+    champion = _choice(v) if v else ModelChoice(paths.bundle_dir(), None, _workspace_blessing())
+    if serve.rollout == "none":
+        return Plan(champion)
+    v = _registered(artifact, serve.challenger)
+    if v is None:
+        raise registry.RegistryError(
+            f"serve.rollout={serve.rollout} needs a challenger, but nothing is in "
+            f"{serve.challenger}; put one there: python -m tabstudy.pipeline.registry "
+            "challenger VERSION"
+        )
+    return Plan(champion, serve.rollout, _choice(v), serve.canary_share)
+
+
+def _choice(v: registry.Version) -> ModelChoice:
+    """A registered version to serve (restored from DVC if needed), with its record."""
+    keys = ("blessed", "roc_auc", "roc_auc_ci95", "gate", "reasons")
+    return ModelChoice(registry.bundle_path(v), v.version, {k: v.record.get(k) for k in keys})
+
+
+def _workspace_blessing() -> dict[str, Any] | None:
+    """The evaluate stage's blessing of the workspace bundle (None when it judged another)."""
     evaluate = paths.metrics_file("evaluate")
-    blessing = artifacts.read_json(evaluate)["blessing"] if evaluate.is_file() else None
+    if not evaluate.is_file():
+        return None
+    metrics = artifacts.read_json(evaluate)
+    judged = (metrics.get("promotion") or {}).get("challenger", {}).get("digest")
+    if judged and judged != store.bundle_digest(paths.bundle_dir()):
+        return None
+    return metrics.get("blessing")
+
+
+def settings() -> tuple[ServeSettings, config.ServeConfig]:
+    """The service's settings from params.yaml (profile applied) and the environment."""
+    cfg, serve = _config()
+    study = studies.get(cfg.data.source)
+    first = plan()
+    bundle = load_bundle(first.champion.bundle_dir)
     return (
         ServeSettings(
-            bundle_dir=paths.bundle_dir(),
+            plan=plan,
             request_model=study.request_model(bundle),
             online=functools.partial(_online, study),
             log_dir=paths.request_log_dir(),
@@ -46,17 +100,29 @@ def settings() -> tuple[ServeSettings, config.ServeConfig]:
             max_body_bytes=serve.max_body_bytes,
             max_batch_rows=serve.max_batch_rows,
             token=os.environ.get(TOKEN_ENV) or None,
-            extra_metadata={"blessing": blessing},
+            check=lambda b: check_store(b.path),
         ),
         serve,
     )
 
 
 def check_store(bundle_dir: Path) -> None:
-    """The online store exists and was built for the bundle in ``bundle_dir`` (any study: a
-    table study's store holds only this record); :class:`StoreError` naming the file."""
+    """The online store can serve the bundle in ``bundle_dir``: it was built for it, or for the
+    workspace bundle and both have the same feature definitions (``feature_spec.json``), as a
+    registered version retrained with other training params has. :class:`StoreError` naming
+    the file otherwise (any study: a table study's store holds only this record)."""
     meta = store.read_meta(paths.online_store())
-    store.check_bundle(meta, store.bundle_digest(bundle_dir), paths.online_store())
+    digest = store.bundle_digest(bundle_dir)
+    built_for = paths.bundle_dir()
+    spec = "feature_spec.json"
+    if (
+        meta.get("bundle_sha256") != digest
+        and (built_for / "metadata.json").is_file()
+        and store.bundle_digest(built_for) == meta.get("bundle_sha256")
+        and (built_for / spec).read_bytes() == (Path(bundle_dir) / spec).read_bytes()
+    ):
+        return
+    store.check_bundle(meta, digest, paths.online_store())
 
 
 def _online(study: Any, bundle: Bundle) -> Any:
@@ -72,8 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         ready, serve = settings()
-        check_store(ready.bundle_dir)
-    except (BundleError, StoreError) as err:
+        first = ready.plan()
+        for choice in (first.champion, first.challenger):
+            if choice is not None:
+                check_store(choice.bundle_dir)
+    except (BundleError, StoreError, registry.RegistryError) as err:
         print(f"cannot serve: {err}", file=sys.stderr)
         return 2
     import uvicorn

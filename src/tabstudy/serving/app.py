@@ -1,5 +1,9 @@
-"""The prediction service: a FastAPI app factory over a verified model bundle and a study's
-online features.
+"""The prediction service: a FastAPI app factory over verified model bundles (the champion,
+and in a shadow or canary rollout a challenger beside it) and a study's online features.
+
+``POST /v1/admin/reload`` loads what the registry and params.yaml name now, beside the models
+in use, then swaps them in: a promotion or rollback takes effect without a restart, and no
+request fails during it.
 
 The bundle, the runtime and the online store are loaded once, in the lifespan (a failure stops
 the server before it listens). Handlers are plain ``def`` (FastAPI runs them in its threadpool,
@@ -10,6 +14,7 @@ not only Content-Length) before the app runs, and records every response for ``/
 
 import hmac
 import math
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -32,24 +37,35 @@ from pydantic import BaseModel
 
 from tabstudy import artifacts
 from tabstudy.models.bundle import Bundle, load_bundle
-from tabstudy.serving import schemas
+from tabstudy.serving import rollout, schemas
 from tabstudy.serving.features import OnlineFeatures, RowError
 from tabstudy.serving.requestlog import RequestLog
+from tabstudy.serving.rollout import CHALLENGER, CHAMPION, ModelChoice, Plan
 from tabstudy.serving.runtime import Runtime, load_runtime
 from tabstudy.serving.store import bundle_digest
 from tabstudy.spec import MISSING_CATEGORY
 
-PATHS = ("/livez", "/readyz", "/v1/metadata", "/v1/predict", "/v1/predict/batch", "/metrics")
+PATHS = (
+    "/livez",
+    "/readyz",
+    "/v1/metadata",
+    "/v1/predict",
+    "/v1/predict/batch",
+    "/metrics",
+    "/v1/admin/reload",
+)
 OPEN_PATHS = ("/livez",)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 
 @dataclass(frozen=True)
 class ServeSettings:
-    """How to serve: the bundle, the study's online features (built from the verified bundle),
-    the runtime, where the request log goes, limits and the optional bearer token."""
+    """How to serve: what to load (``plan``, called at start-up and on every reload, so a
+    promotion or rollback in the registry takes effect without a restart), the study's online
+    features (built from the verified champion bundle; ``check`` refuses a bundle the store
+    cannot serve), the runtime, the request log, limits and the optional bearer token."""
 
-    bundle_dir: Path
+    plan: Callable[[], Plan]
     request_model: type[BaseModel]
     online: Callable[[Bundle], OnlineFeatures]
     log_dir: Path
@@ -58,6 +74,7 @@ class ServeSettings:
     max_batch_rows: int
     token: str | None = None
     extra_metadata: Mapping[str, Any] = field(default_factory=dict)
+    check: Callable[[Bundle], None] = lambda bundle: None
 
 
 class Metrics:
@@ -81,6 +98,22 @@ class Metrics:
             "tabstudy_unseen_category", "served values not seen in training, by feature",
             ["feature"], registry=self.registry,
         )  # fmt: skip
+        self.answered = Counter(
+            "tabstudy_rows_answered", "rows answered, by variant and model version",
+            ["variant", "version"], registry=self.registry,
+        )  # fmt: skip
+        self.variant_scores = Histogram(
+            "tabstudy_variant_score", "probabilities each variant gave (shadow and canary)",
+            ["variant"], buckets=tuple(i / 10 for i in range(1, 11)), registry=self.registry,
+        )  # fmt: skip
+        self.agreement = Counter(
+            "tabstudy_rollout_rows", "rows scored by both variants, by whether their decisions "
+            "agree", ["agree"], registry=self.registry,
+        )  # fmt: skip
+        self.reloads = Counter(
+            "tabstudy_reloads", "reloads of the models, by outcome", ["outcome"],
+            registry=self.registry,
+        )  # fmt: skip
 
     def response(self, path: str, status: int, seconds: float) -> None:
         """Count one response (paths outside the API are pooled as ``other``)."""
@@ -89,19 +122,75 @@ class Metrics:
         self.latency.labels(label).observe(seconds)
 
 
-class State:
-    """What the lifespan loads once: verified bundle, runtime, online features, request log."""
+class Variant:
+    """One model the service answers with: verified bundle, runtime, versions, threshold."""
 
-    def __init__(self, settings: ServeSettings) -> None:
-        self.bundle = load_bundle(settings.bundle_dir)  # BundleError names the file
-        self.online = settings.online(self.bundle)  # StoreError names the store file
-        self.runtime: Runtime = load_runtime(settings.runtime, self.bundle)
-        self.version = bundle_digest(settings.bundle_dir)[:12]
+    def __init__(self, name: str, choice: ModelChoice, runtime: str) -> None:
+        self.name = name
+        self.bundle = load_bundle(choice.bundle_dir)  # BundleError names the file
+        self.runtime: Runtime = load_runtime(runtime, self.bundle)
+        self.version = bundle_digest(choice.bundle_dir)[:12]
+        self.registry_version = choice.registry_version
+        self.blessing = dict(choice.blessing) if choice.blessing is not None else None
         self.threshold = float(self.bundle.threshold["value"])
+
+    def describe(self) -> dict[str, Any]:
+        """Which model this is, for ``/v1/metadata`` and the request log."""
+        return {"model_version": self.version, "registry_version": self.registry_version,
+                "runtime": self.runtime.name, "threshold": self.threshold}  # fmt: skip
+
+
+class State:
+    """What the lifespan (and each reload) loads: the plan's variants, the online features
+    (built for the champion; the challenger must be servable from the same store) and the
+    request log (shared across reloads)."""
+
+    def __init__(self, settings: ServeSettings, log: RequestLog | None = None) -> None:
+        plan = settings.plan()
+        self.mode, self.share = plan.mode, plan.canary_share
+        self.champion = Variant(CHAMPION, plan.champion, settings.runtime)
+        self.challenger: Variant | None = None
+        if plan.mode != "none" and plan.challenger is not None:
+            self.challenger = Variant(CHALLENGER, plan.challenger, settings.runtime)
+            settings.check(self.challenger.bundle)  # StoreError names the store file
+        self.bundle = self.champion.bundle
+        self.online = settings.online(self.bundle)  # StoreError names the store file
+        self.version, self.threshold = self.champion.version, self.champion.threshold
         reference = self.bundle.reference.get("categorical", {})
         self.vocab = {name: set(values) for name, values in reference.items()}
-        self.log = RequestLog(settings.log_dir)
+        model = settings.request_model
+        self.key_fields = tuple(getattr(model, "request_key", ()) or model.model_fields)
+        self.log = log or RequestLog(settings.log_dir)
         self.ready = False
+
+    def variants(self) -> list[Variant]:
+        """The champion, then the challenger when a rollout is on."""
+        return [self.champion] + ([self.challenger] if self.challenger else [])
+
+    def warm_up(self) -> None:
+        """Call every runtime once on the request model's example (graph tracing happens
+        before the first request), and let ``auto`` check its two runtimes agree."""
+        example = self.online.request_model.model_config.get("json_schema_extra") or {}
+        first = example.get("examples", [{}])[0]
+        if not first:
+            return
+        row = self.online.request_model.model_validate(first)
+        warm = self.online.features({k: [v] * 2 for k, v in dict(row).items()})
+        for v in self.variants():
+            v.runtime.predict(warm)
+            check = getattr(v.runtime, "check", None)
+            if check is not None:
+                check(warm)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A request's answers: probabilities, decisions, and which variant answered each row."""
+
+    request_id: str
+    probabilities: np.ndarray
+    decisions: np.ndarray
+    variants: list[str] | None
 
 
 def _column(values: np.ndarray) -> list[Any]:
@@ -113,12 +202,27 @@ def _column(values: np.ndarray) -> list[Any]:
 
 def _score(
     state: State, metrics: Metrics, columns: Mapping[str, list[Any]], endpoint: str
-) -> tuple[str, np.ndarray]:
-    """Features, probabilities, metrics and the request log of the rows in ``columns``."""
+) -> Scored:
+    """Features, probabilities (both variants in a rollout), metrics and the request log of
+    the rows in ``columns``."""
     start = time.perf_counter()
     request_id = uuid.uuid4().hex
     feats = state.online.features(columns)
-    probs = state.runtime.predict(feats)
+    champ = state.champion
+    p_champ = champ.runtime.predict(feats)
+    record: dict[str, Any] = {}
+    if state.challenger is None:
+        probs, decisions, variants = p_champ, p_champ >= champ.threshold, None
+        metrics.answered.labels(CHAMPION, champ.version).inc(len(probs))
+    else:
+        chal = state.challenger
+        p_chal = chal.runtime.predict(feats)
+        keys = rollout.request_keys(columns, state.key_fields)
+        use = rollout.served_by(state.mode, keys, state.share)
+        probs = np.where(use, p_chal, p_champ)
+        decisions = np.where(use, p_chal >= chal.threshold, p_champ >= champ.threshold)
+        variants = [CHALLENGER if u else CHAMPION for u in use.tolist()]
+        record = _rollout_record(state, metrics, keys, variants, p_champ, p_chal)
     latency_ms = (time.perf_counter() - start) * 1000
     for name, vocab in state.vocab.items():
         values = feats[name]
@@ -129,10 +233,42 @@ def _score(
         metrics.scores.observe(float(p))
     state.log.write([{
         "request_id": request_id, "time": time.time(), "endpoint": endpoint,
-        "model_version": state.version, "rows": len(probs), "latency_ms": latency_ms,
-        "probability": probs.tolist(), "features": {n: _column(v) for n, v in feats.items()},
+        "model_version": champ.version, "registry_version": champ.registry_version,
+        "rows": len(probs), "latency_ms": latency_ms, "probability": probs.tolist(), **record,
+        "features": {n: _column(v) for n, v in feats.items()},
     }])  # fmt: skip
-    return request_id, probs
+    return Scored(request_id, probs, decisions, variants)
+
+
+def _rollout_record(
+    state: State, metrics: Metrics, keys: list[str], variants: list[str],
+    p_champ: np.ndarray, p_chal: np.ndarray,
+) -> dict[str, Any]:  # fmt: skip
+    """Per-variant metrics of a rollout request, and what its log line adds: the mode, both
+    variants' versions, thresholds and probabilities, who answered each row, the keys."""
+    champ, chal = state.champion, state.challenger
+    assert chal is not None
+    n_chal = variants.count(CHALLENGER)
+    if len(variants) - n_chal:
+        metrics.answered.labels(CHAMPION, champ.version).inc(len(variants) - n_chal)
+    if n_chal:
+        metrics.answered.labels(CHALLENGER, chal.version).inc(n_chal)
+    agree = (p_champ >= champ.threshold) == (p_chal >= chal.threshold)
+    metrics.agreement.labels("yes").inc(int(agree.sum()))
+    metrics.agreement.labels("no").inc(int((~agree).sum()))
+    for name, p in ((CHAMPION, p_champ), (CHALLENGER, p_chal)):
+        hist = metrics.variant_scores.labels(name)
+        for value in p:
+            hist.observe(float(value))
+    return {
+        "rollout": state.mode,
+        "variants": {v.name: v.describe() for v in state.variants()},
+        "served": variants,
+        "champion_probability": p_champ.tolist(),
+        "challenger_probability": p_chal.tolist(),
+        "keys": keys,
+        "key_fields": list(state.key_fields),
+    }
 
 
 class Guard:
@@ -215,26 +351,19 @@ def create_app(settings: ServeSettings) -> FastAPI:
     """The service over ``settings`` (see the module docstring)."""
     metrics = Metrics()
     holder: dict[str, State] = {}
+    reloading = threading.Lock()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = State(settings)
-        example = state.online.request_model.model_config.get("json_schema_extra") or {}
-        first = example.get("examples", [{}])[0]
-        if first:  # warm up the runtime (graph tracing) before the first request
-            row = state.online.request_model.model_validate(first)
-            warm = state.online.features({k: [v] * 2 for k, v in dict(row).items()})
-            state.runtime.predict(warm)
-            check = getattr(state.runtime, "check", None)
-            if check is not None:
-                check(warm)
+        state.warm_up()
         holder["state"] = state
         state.ready = True
         try:
             yield
         finally:
-            state.ready = False
-            state.log.close()
+            holder["state"].ready = False
+            holder["state"].log.close()
 
     app = FastAPI(
         title="tabstudy prediction service",
@@ -269,7 +398,9 @@ def create_app(settings: ServeSettings) -> FastAPI:
         return {
             "study": s.bundle.spec.study,
             "model_version": s.version,
-            "runtime": s.runtime.name,
+            "registry_version": s.champion.registry_version,
+            "runtime": s.champion.runtime.name,
+            "rollout": _rollout_metadata(s),
             "files": meta.get("files", {}),
             "training_window": meta.get("training_window", {}),
             "hyperparameters": meta.get("hyperparameters", {}),
@@ -278,30 +409,57 @@ def create_app(settings: ServeSettings) -> FastAPI:
             "label": s.bundle.spec.label_definition,
             "features": [f.name for f in s.bundle.spec.features],
             "online_store": s.online.describe(),
+            "blessing": s.champion.blessing,
             **dict(settings.extra_metadata),
         }
+
+    @app.post("/v1/admin/reload", summary="Load the models the registry names now",
+              responses={409: {}, 401: {}})  # fmt: skip
+    def reload() -> Any:
+        """Build the new state beside the old one (requests keep being answered by the old),
+        then swap; a failure leaves the old state serving and answers 409 with the reason."""
+        start = time.perf_counter()
+        with reloading:
+            old = state()
+            try:
+                new = State(settings, log=old.log)
+                new.warm_up()
+            except Exception as err:  # BundleError, StoreError, RegistryError, ...
+                metrics.reloads.labels("failed").inc()
+                return JSONResponse({"detail": f"reload failed, still serving the previous "
+                                     f"models: {err}"}, status_code=409)  # fmt: skip
+            new.ready = True
+            holder["state"] = new
+        metrics.reloads.labels("ok").inc()
+        return {"status": "reloaded", "seconds": round(time.perf_counter() - start, 3),
+                "model_version": new.version, "registry_version": new.champion.registry_version,
+                "rollout": _rollout_metadata(new)}  # fmt: skip
 
     @app.post("/v1/predict", response_model=schemas.Prediction, summary="Score one row",
               responses={413: {}, 401: {}})  # fmt: skip
     def predict(row: row_model) -> Any:  # type: ignore[valid-type]
         s = state()
         columns = {k: [v] for k, v in dict(row).items()}
-        request_id, probs = _score(s, metrics, columns, "predict")
-        p = float(probs[0])
-        return schemas.Prediction(request_id=request_id, probability=p,
-                                  decision=p >= s.threshold, threshold=s.threshold,
-                                  model_version=s.version)  # fmt: skip
+        out = _score(s, metrics, columns, "predict")
+        variant = out.variants[0] if out.variants else CHAMPION
+        answered = s.challenger if variant == CHALLENGER and s.challenger else s.champion
+        return schemas.Prediction(request_id=out.request_id,
+                                  probability=float(out.probabilities[0]),
+                                  decision=bool(out.decisions[0]), threshold=answered.threshold,
+                                  model_version=answered.version, variant=variant,
+                                  registry_version=answered.registry_version)  # fmt: skip
 
     @app.post("/v1/predict/batch", response_model=schemas.BatchPrediction,
               summary=f"Score up to {settings.max_batch_rows:,} rows given as columns",
               responses={413: {}, 401: {}})  # fmt: skip
     def predict_batch(batch: batch_model) -> Any:  # type: ignore[valid-type]
         s = state()
-        request_id, probs = _score(s, metrics, batch.columns(), "batch")
-        return schemas.BatchPrediction(request_id=request_id, rows=len(probs),
-                                       probabilities=probs.tolist(),
-                                       decisions=(probs >= s.threshold).tolist(),
-                                       threshold=s.threshold, model_version=s.version)  # fmt: skip
+        out = _score(s, metrics, batch.columns(), "batch")
+        return schemas.BatchPrediction(request_id=out.request_id, rows=len(out.probabilities),
+                                       probabilities=out.probabilities.tolist(),
+                                       decisions=out.decisions.tolist(),
+                                       threshold=s.threshold, model_version=s.version,
+                                       variants=out.variants)  # fmt: skip
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
     def prometheus() -> PlainTextResponse:
@@ -314,3 +472,9 @@ def create_app(settings: ServeSettings) -> FastAPI:
                             status_code=422)  # fmt: skip
 
     return app
+
+
+def _rollout_metadata(s: State) -> dict[str, Any]:
+    """The rollout in force: mode, canary share and every variant's versions."""
+    return {"mode": s.mode, "canary_share": s.share if s.mode == "canary" else None,
+            "variants": {v.name: v.describe() for v in s.variants()}}  # fmt: skip

@@ -72,8 +72,12 @@ class Prediction(BaseModel):
     request_id: str = Field(description="id of this request (also in the request log)")
     probability: float = Field(description="probability of the positive class")
     decision: bool = Field(description="probability >= threshold")
-    threshold: float = Field(description="the bundle's decision threshold")
+    threshold: float = Field(description="the answering bundle's decision threshold")
     model_version: str = Field(description="the model bundle that answered")
+    variant: str = Field(default="champion", description="champion, or challenger (canary)")
+    registry_version: str | None = Field(
+        default=None, description="the answering bundle's registry version (None: unregistered)"
+    )
 
 
 class BatchPrediction(BaseModel):
@@ -83,5 +87,9 @@ class BatchPrediction(BaseModel):
     rows: int
     probabilities: list[float]
     decisions: list[bool]
-    threshold: float
-    model_version: str
+    threshold: float = Field(description="the champion's threshold (a canary row's decision "
+                             "uses the challenger's)")  # fmt: skip
+    model_version: str = Field(description="the champion bundle")
+    variants: list[str] | None = Field(
+        default=None, description="who answered each row (in a rollout): champion or challenger"
+    )

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -66,6 +66,9 @@ class FlightRequest(BaseModel):
             ]
         },
     )
+    request_key: ClassVar[tuple[str, ...]] = ("carrier", "flight", "origin", "sched_dep")
+    """What identifies a flight: a canary rollout sends every request for it to one model."""
+
     carrier: str = Field(pattern=r"^[A-Z0-9]{2}$", description="airline code, e.g. UA")
     flight: int = Field(ge=1, le=9999, description="flight number")
     tailnum: str | None = Field(
