@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pandas as pd
 import pytest
 
-from tabstudy import config, model_card
+from tabstudy import artifacts, config, model_card, provenance
 from tabstudy.studies.flights import features
 
 
@@ -104,5 +105,174 @@ def test_table_study_card_speaks_of_a_random_split(facts) -> None:
     assert "on the validation split by the rule" in md and "on the test split precision" in md
     html = model_card.render(table, "html")
     assert "<code>churn.csv</code>" in html and "<code>churn == &#34;yes&#34;</code>" in html
-    assert "&lt;b&gt;" in html and "`" not in html.split("<h2>Limitations")[0]
+    assert "&lt;b&gt;" in html and "`" not in html.split('<h2 id="limitations">')[0]
     assert "1400.0" not in html and ">1,400<" in html
+
+
+SLICES = pd.DataFrame(
+    {
+        "slice": ["carrier", "carrier", "carrier", "origin"],
+        "value": ["AA", "HA", "OO", "JFK"],
+        "rows": [900, 40, 3, 1000],
+        "positive_rate": [0.2, 0.1, 0.0, 0.25],
+        "auc_model": [0.69, 0.75, float("nan"), 0.71],
+        "auc_hgb": [0.68, 0.7, float("nan"), 0.7],
+    }
+)
+CALIBRATION = pd.DataFrame(
+    {"mean_predicted": [0.1, 0.5], "fraction_positive": [0.2, 0.45], "count": [300, 100]}
+)
+PROMOTION = {
+    "decision": "refuse",
+    "reasons": ["carrier=AA ROC AUC dropped 0.0300 (more than 0.0200)"],
+    "challenger": {"digest": "f" * 64},
+    "champion": {"version": "3", "digest": "e" * 64, "commit": "c" * 40},
+    "overall": {"challenger_roc_auc": 0.71234, "champion_roc_auc": 0.715, "diff": -0.0027,
+                "lo": -0.006, "hi": 0.001},
+    "slices": [{"column": "carrier", "value": "AA", "rows": 900, "diff": -0.03, "lo": -0.05,
+                "hi": -0.01, "blocks": True}],
+    "max_drop": 0.02,
+    "min_slice_rows": 100,
+    "version": None,
+}  # fmt: skip
+
+
+@pytest.fixture
+def full(facts, tmp_path):
+    """The card with every optional fact: slices, calibration, monitoring, promotion,
+    provenance over a tiny raw data dir, coverage."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "flights.parquet").write_bytes(b"PAR1 one")
+    (raw / "weather.parquet").write_bytes(b"PAR1 two")
+    prov = provenance.card_provenance(
+        {"commit": "a" * 40, "dirty": False}, {"model.keras": "b" * 64}, raw, tmp_path
+    )
+    return dataclasses.replace(
+        facts,
+        slices=SLICES,
+        calibration=CALIBRATION,
+        monitoring=["3 of 28 features drifted beyond PSI 0.25."],
+        promotion=PROMOTION,
+        provenance=prov,
+        coverage=model_card.coverage({"rows": {"flights": 20, "planes": 4}}, facts.splits),
+    )
+
+
+def test_slices_are_flagged_below_the_interval_and_for_few_rows() -> None:
+    out = model_card.slice_results(SLICES, [0.70, 0.72], 100)
+    assert out["below_ci"].tolist() == [True, False, False, False]
+    assert out["few_rows"].tolist() == [False, True, True, False]  # 40 < 100; OO unscored
+    unscored_only = model_card.slice_results(SLICES, [0.70, 0.72], None)
+    assert unscored_only["few_rows"].tolist() == [False, False, True, False]
+    assert model_card.slice_label(out.iloc[0]) == "carrier=AA"
+
+
+def test_calibration_summary() -> None:
+    cal = model_card.calibration_summary(CALIBRATION)
+    assert cal["ece"] == pytest.approx(0.75 * 0.1 + 0.25 * 0.05)
+    assert cal["max_gap"] == pytest.approx(0.1) and cal["rows"] == 400 and cal["bins"] == 2
+    assert cal["mean_gap"] == pytest.approx(0.75 * 0.1 - 0.25 * 0.05)  # > 0: under-predicts
+
+
+def test_coverage_counts_rows_in_no_split(facts) -> None:
+    cov = model_card.coverage({"rows": {"flights": 20, "planes": 4}}, facts.splits)
+    assert cov == {"table": "flights", "source_rows": 20, "split_rows": 15, "left_out": 5,
+                   "share": 0.25}  # fmt: skip
+    assert model_card.coverage({"sha256": "x"}, facts.splits) is None  # older ingest metrics
+    assert model_card.coverage({"rows": {"t": 10}}, facts.splits) is None  # inconsistent
+
+
+def test_intended_use_is_split_into_in_and_out_of_scope() -> None:
+    use, out = model_card.split_use("Teaching: estimate delays. Not for operations. Do not rank.")
+    assert use == ["Teaching: estimate delays."]
+    assert out == ["Not for operations.", "Do not rank."]
+
+
+def test_promotion_sentences() -> None:
+    refused = model_card.promotion_sentence(PROMOTION)
+    assert refused.startswith("The promotion gate refuses this bundle: test ROC AUC 0.7123")
+    assert "against 0.7150 for the champion (version 3), difference -0.0027" in refused
+    assert refused.endswith(
+        "[-0.0060, +0.0010]; carrier=AA ROC AUC dropped 0.0300 (more than 0.0200)."
+    )
+    first = {**PROMOTION, "decision": "promote", "champion": None, "overall": None,
+             "reasons": [], "version": "1"}  # fmt: skip
+    assert model_card.promotion_sentence(first) == (
+        "The promotion gate promotes this bundle (version 1): there is no champion yet."
+    )
+    same = {**PROMOTION, "decision": "champion", "version": "3"}
+    assert (
+        model_card.promotion_sentence(same) == "This bundle is the registered champion (version 3)."
+    )
+    assert model_card.promotion_sentence(None) is None
+
+
+def test_findings_end_with_the_promotion_decision(full, facts) -> None:
+    assert model_card.findings(full)[-1] == model_card.promotion_sentence(PROMOTION)
+    assert len(model_card.findings(facts)) == len(model_card.findings(full)) - 1
+
+
+def test_full_card_has_every_section(full) -> None:
+    md = model_card.render(full, "md")
+    for heading in ("Model details", "Out-of-scope use", "Results by slice", "Calibration",
+                    "Monitoring", "Champion comparison and promotion", "Ethical considerations",
+                    "Provenance"):  # fmt: skip
+        assert f"## {heading}" in md or f"### {heading}" in md
+    assert "| carrier | AA | 900 | 0.200 | 0.6900 | below CI |" in md
+    assert "| carrier | OO | 3 | 0.000 | n/a | few rows |" in md
+    assert "fewer than 100 test rows" in md and "carrier=HA (40 rows, ROC AUC 0.7500)" in md
+    assert "Expected calibration error 0.0875" in md and "| 0.1000 | 0.2000 | +0.1000 | 300 |" in md
+    assert "- 3 of 28 features drifted beyond PSI 0.25." in md
+    assert "| carrier=AA | 900 | -0.0300 | [-0.0500, -0.0100] | yes |" in md
+    assert "5 of the 20 rows of the flights table (25.0%) are in no split." in md
+    assert "(SOURCE_DATE_EPOCH)" in md or "(commit date)" in md or "(unknown)" in md
+    html = model_card.render(full, "html")
+    assert 'class="flagged"' in html and "Provenance</h2>" in html and "few rows" in html
+
+
+def test_rendered_card_shows_the_new_raw_data_hash(full, tmp_path) -> None:
+    """One byte changed in a raw data file: the card's data hash changes, before dvc.lock."""
+    old = full.provenance["raw_data"]["sha256"]
+    (tmp_path / "raw" / "weather.parquet").write_bytes(b"PAR1 twO")
+    prov = provenance.card_provenance(full.provenance["model_code"], {}, tmp_path / "raw", tmp_path)
+    new = prov["raw_data"]["sha256"]
+    assert new != old
+    changed = dataclasses.replace(full, provenance=prov)
+    for fmt in ("md", "html"):
+        assert old in model_card.render(full, fmt) and old not in model_card.render(changed, fmt)
+        assert new in model_card.render(changed, fmt)
+    assert model_card.card_json(changed)["provenance"]["raw_data"]["sha256"] == new
+
+
+def test_card_json_follows_the_model_card_toolkit_fields(full) -> None:
+    card = json.loads(artifacts.json_text(model_card.card_json(full)))  # serialisable
+    assert card["schema_version"] == model_card.MCT_SCHEMA_VERSION
+    details = card["model_details"]
+    assert details["name"] == full.config.title and details["owners"] == [
+        {"name": full.config.owner}
+    ]
+    assert details["version"]["name"] == "unregistered"
+    assert [d["name"] for d in card["model_parameters"]["data"]] == ["train split", "test split"]
+    assert card["model_parameters"]["data"][0]["rows"] == 10
+    metrics = card["quantitative_analysis"]["performance_metrics"]
+    ci = {"lower_bound": "0.7", "upper_bound": "0.72"}
+    assert metrics[0] == {
+        "type": "roc_auc", "value": "0.71234", "slice": "overall", "confidence_interval": ci
+    }  # fmt: skip
+    assert {"type": "roc_auc", "value": "0.69", "slice": "carrier=AA"} in metrics
+    assert not any(m["slice"] == "carrier=OO" for m in metrics)  # unscored
+    assert any(m["type"] == "expected_calibration_error" for m in metrics)
+    cons = card["considerations"]
+    assert {
+        "description": "Not for operational decisions or for judging individual airlines."
+    } in cons["limitations"]
+    assert all(set(e) == {"name", "mitigation_strategy"} for e in cons["ethical_considerations"])
+    assert card["promotion"]["decision"] == "refuse" and card["provenance"]["raw_data"]["sha256"]
+
+
+def test_optional_inputs_absent(tmp_path) -> None:
+    assert model_card.optional_csv(tmp_path / "slices.csv") is None
+    assert model_card.optional_json(tmp_path / "monitor.json") is None
+    (tmp_path / "monitor.json").write_text('["a sentence"]')
+    assert model_card.optional_json(tmp_path / "monitor.json") == ["a sentence"]

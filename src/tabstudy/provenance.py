@@ -8,14 +8,18 @@ clone that re-runs the stage records the same value and reproduces the same byte
 
 from __future__ import annotations
 
+import hashlib
+import os
 import subprocess
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tabstudy import paths
+from tabstudy import artifacts, paths
 
 PACKAGES: tuple[str, ...] = (
     "tensorflow-cpu",
@@ -76,3 +80,110 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]
         except metadata.PackageNotFoundError:
             out[name] = None
     return out
+
+
+LOCKED_OUTPUTS: tuple[str, ...] = tuple(
+    paths.rel(p) for p in (paths.raw_dir(), paths.processed_dir(), paths.bundle_dir())
+)
+"""The DVC outputs whose dvc.lock hashes the model card quotes: raw data, features, model."""
+
+
+def lock_file(root: Path | None = None) -> Path:
+    """The environment lock file, ``requirements.lock`` at the project root."""
+    return (root or paths.root()) / "requirements.lock"
+
+
+def dvc_lock_file(root: Path | None = None) -> Path:
+    """DVC's record of the last run, ``dvc.lock`` at the project root."""
+    return (root or paths.root()) / "dvc.lock"
+
+
+def file_sha256(path: Path) -> str | None:
+    """SHA-256 of a file's bytes, None where the file does not exist."""
+    return artifacts.sha256_file(path) if Path(path).is_file() else None
+
+
+def tree_sha256(directory: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``directory``, keyed by its POSIX path relative to it, in
+    sorted order ({} where the directory does not exist); hidden files (temporaries) left out."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return {}
+    files = sorted(
+        p for p in directory.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+    )  # fmt: skip
+    return {p.relative_to(directory).as_posix(): artifacts.sha256_file(p) for p in files}
+
+
+def combined_sha256(hashes: dict[str, str]) -> str | None:
+    """One SHA-256 over ``{name: sha256}`` (names sorted, one ``"<sha256>  <name>"`` line each, as
+    ``sha256sum`` prints them); None for no files. Changing any byte of any file changes it."""
+    if not hashes:
+        return None
+    lines = "".join(f"{hashes[name]}  {name}\n" for name in sorted(hashes))
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
+
+def dvc_lock_hashes(
+    outputs: tuple[str, ...] = LOCKED_OUTPUTS, lock: Path | None = None
+) -> dict[str, str | None]:
+    """The md5 that dvc.lock records for each of ``outputs`` (a stage's ``outs``, else any
+    stage's ``deps``), None for a path it does not record or when there is no dvc.lock."""
+    lock = lock or dvc_lock_file()
+    found: dict[str, str] = {}
+    if Path(lock).is_file():
+        stages = (yaml.safe_load(Path(lock).read_text(encoding="utf-8")) or {}).get("stages", {})
+        entries = [e for key in ("outs", "deps") for s in stages.values() for e in s.get(key, [])]
+        for entry in entries:
+            if entry.get("path") in outputs and entry.get("md5"):
+                found.setdefault(entry["path"], entry["md5"])
+    return {out: found.get(out) for out in outputs}
+
+
+SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
+
+
+def run_date(
+    commit: str | None, root: Path | None = None, env: Mapping[str, str] | None = None
+) -> dict[str, str | None]:
+    """The date a reproducible report states: ``$SOURCE_DATE_EPOCH`` (the reproducible-builds
+    convention) as UTC ISO 8601 when set, else the committer date of ``commit``, so two runs of
+    one commit write the same bytes. ``{"date": ..., "source": "SOURCE_DATE_EPOCH" |
+    "commit date" | "unknown"}``; a malformed epoch raises ValueError naming the variable."""
+    env = os.environ if env is None else env
+    epoch = env.get(SOURCE_DATE_EPOCH)
+    if epoch:
+        try:
+            when = datetime.fromtimestamp(int(epoch), tz=UTC)
+        except (ValueError, OverflowError, OSError) as err:
+            msg = f"{SOURCE_DATE_EPOCH}={epoch!r} is not a Unix time in seconds"
+            raise ValueError(msg) from err
+        return {"date": when.isoformat(), "source": SOURCE_DATE_EPOCH}
+    date = commit_date(commit, root)
+    return {"date": date, "source": "commit date" if date else "unknown"}
+
+
+def card_provenance(
+    model_code: dict[str, Any],
+    bundle_files: dict[str, str],
+    raw_dir: Path | None = None,
+    root: Path | None = None,
+) -> dict[str, Any]:
+    """Where the model card's numbers come from: the model's code version (the bundle's
+    ``code``), the card stage's own code version, the run date, the raw data's SHA-256 now (per
+    file and combined), the dvc.lock md5 of raw data, features and model, the bundle's file
+    SHA-256 (from its metadata), the environment lock's SHA-256 and the key package versions."""
+    root = root or paths.root()
+    card_code = code_version(stage_sources("model_card", root), root)
+    raw = tree_sha256(raw_dir or paths.raw_dir())
+    return {
+        "model_code": model_code,
+        "card_code": card_code,
+        "run_date": run_date(card_code["commit"] or model_code.get("commit"), root),
+        "raw_data": {"sha256": combined_sha256(raw), "files": raw},
+        "dvc_lock_md5": dvc_lock_hashes(LOCKED_OUTPUTS, dvc_lock_file(root)),
+        "bundle_files": dict(sorted(bundle_files.items())),
+        "requirements_lock_sha256": file_sha256(lock_file(root)),
+        "packages": package_versions(),
+    }

