@@ -142,7 +142,7 @@ def test_the_rollout_comparison_counts_agreement_and_scores_each_variant() -> No
     rows = monitoring.rollout_rows(records)
     assert len(rows) == 400 and rows["challenger"].unique().tolist() == ["v0.0.2"]
     labels = pd.Series(y, index=rows["key"].to_numpy())
-    out = monitoring.rollout_comparison(rows, labels, samples=50, seed=0)
+    out = monitoring.rollout_comparison(rows) | evaluation.variant_auc(rows, labels, 50, 0)
     assert out["served_share"] == {"challenger": 0.25, "champion": 0.75}
     agree = ((p_a >= 0.5) == (p_b >= 0.5)).mean()
     assert out["agreement"] == pytest.approx(agree)

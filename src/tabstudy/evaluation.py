@@ -444,3 +444,36 @@ def gate_table(gate: Mapping[str, object]) -> pd.DataFrame:
         "reasons": "; ".join(gate.get("reasons") or []) or "none",  # type: ignore[arg-type]
     }
     return pd.Series(rows, name="champion gate").to_frame()
+
+
+def _auc_interval(y: np.ndarray, p: np.ndarray, samples: int, seed: int) -> dict[str, object]:
+    """Rows, ROC AUC and its :func:`bootstrap_auc` interval (None where one class only)."""
+    if len(y) < 2 or y.min() == y.max():
+        return {"rows": len(y), "roc_auc": None, "lo": None, "hi": None}
+    lo, hi = bootstrap_auc(y, p, samples, seed)
+    return {"rows": len(y), "roc_auc": float(roc_auc_score(y, p)), "lo": lo, "hi": hi}
+
+
+def variant_auc(
+    rows: pd.DataFrame, labels: pd.Series, samples: int = 200, seed: int = 0
+) -> dict[str, object]:
+    """Champion and challenger of a rollout (the rows of
+    :func:`tabstudy.monitoring.rollout_rows`) on the rows whose outcome is known (``labels``
+    indexed by request key): each one's ROC AUC with a bootstrap 95% interval, on every
+    labelled row (both scored them all) and on the rows it answered."""
+    known = rows[rows["key"].isin(labels.index)]
+    y = labels.reindex(known["key"]).to_numpy(int)
+    served = known["served"].to_numpy()
+    variants = ("champion", "challenger")
+    return {
+        "labelled_rows": len(known),
+        "auc_all_rows": {
+            v: _auc_interval(y, known[f"p_{v}"].to_numpy(float), samples, seed) for v in variants
+        },
+        "auc_served_rows": {
+            v: _auc_interval(
+                y[served == v], known[f"p_{v}"].to_numpy(float)[served == v], samples, seed
+            )
+            for v in variants
+        },
+    }

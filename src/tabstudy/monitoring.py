@@ -183,22 +183,6 @@ def rollout_rows(records: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
-def _auc_with_interval(y: np.ndarray, p: np.ndarray, samples: int, seed: int) -> dict[str, Any]:
-    from sklearn.metrics import roc_auc_score
-
-    if len(y) < 2 or y.min() == y.max():
-        return {"rows": len(y), "roc_auc": None, "lo": None, "hi": None}
-    rng = np.random.default_rng(seed)
-    stats = []
-    for _ in range(samples):
-        idx = rng.integers(0, len(y), len(y))
-        if y[idx].min() != y[idx].max():
-            stats.append(roc_auc_score(y[idx], p[idx]))
-    lo, hi = np.quantile(stats, [0.025, 0.975]) if stats else (np.nan, np.nan)
-    return {"rows": len(y), "roc_auc": float(roc_auc_score(y, p)), "lo": float(lo),
-            "hi": float(hi)}  # fmt: skip
-
-
 def latest_pair(rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """The rows of the champion/challenger pair served last (a promotion or reload changes the
     pair; comparing across pairs would mix models), and how many rows of other pairs were left
@@ -210,15 +194,11 @@ def latest_pair(rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return rows[same].reset_index(drop=True), int((~same).sum())
 
 
-def rollout_comparison(
-    rows: pd.DataFrame, labels: pd.Series | None = None, samples: int = 200, seed: int = 0
-) -> dict[str, Any]:
+def rollout_comparison(rows: pd.DataFrame) -> dict[str, Any]:
     """Champion against challenger on the rows served in a rollout: the share each answered,
     how often their decisions agree, how far their scores move (mean absolute difference, the
     Kolmogorov-Smirnov statistic and the PSI of the challenger's scores against the
-    champion's), and, for rows whose label is known (``labels`` indexed by request key), each
-    one's ROC AUC with a bootstrap 95% interval, on every labelled row and on the rows it
-    answered."""
+    champion's). Their ROC AUC once outcomes exist: :func:`tabstudy.evaluation.variant_auc`."""
     from scipy.stats import ks_2samp
 
     if rows.empty:
@@ -242,30 +222,13 @@ def rollout_comparison(
         "ks_pvalue": float(ks.pvalue),
         "psi": numeric_psi(pd.Series(a), pd.Series(b), 10),
         "mean_probability": {"champion": float(a.mean()), "challenger": float(b.mean())},
-        "labelled_rows": 0,
     }
-    if labels is not None:
-        known = rows[rows["key"].isin(labels.index)]
-        y = labels.reindex(known["key"]).to_numpy(int)
-        out["labelled_rows"] = len(known)
-        out["auc_all_rows"] = {
-            v: _auc_with_interval(y, known[f"p_{v}"].to_numpy(float), samples, seed)
-            for v in ("champion", "challenger")
-        }
-        out["auc_served_rows"] = {
-            v: _auc_with_interval(
-                y[(known["served"] == v).to_numpy()],
-                known.loc[known["served"] == v, f"p_{v}"].to_numpy(float),
-                samples,
-                seed,
-            )
-            for v in ("champion", "challenger")
-        }
     return out
 
 
 def rollout_findings(result: Mapping[str, Any]) -> list[str]:
-    """Sentences computed from :func:`rollout_comparison`."""
+    """Sentences computed from :func:`rollout_comparison` (with
+    :func:`tabstudy.evaluation.variant_auc`'s keys when outcomes were given)."""
     share = result["served_share"]
     champ = ", ".join(result["versions"]["champion"])
     chal = ", ".join(result["versions"]["challenger"])

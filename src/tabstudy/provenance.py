@@ -125,20 +125,24 @@ def combined_sha256(hashes: dict[str, str]) -> str | None:
     return hashlib.sha256(lines.encode("utf-8")).hexdigest()
 
 
+def lock_text_hashes(text: str | None, outputs: tuple[str, ...]) -> dict[str, str | None]:
+    """The md5 that the dvc.lock ``text`` records for each of ``outputs`` (a stage's ``outs``,
+    else any stage's ``deps``), None for a path it does not record or for no text."""
+    found: dict[str, str] = {}
+    stages = (yaml.safe_load(text) or {}).get("stages", {}) if text else {}
+    entries = [e for key in ("outs", "deps") for s in stages.values() for e in s.get(key, [])]
+    for entry in entries:
+        if entry.get("path") in outputs and entry.get("md5"):
+            found.setdefault(entry["path"], entry["md5"])
+    return {out: found.get(out) for out in outputs}
+
+
 def dvc_lock_hashes(
     outputs: tuple[str, ...] = LOCKED_OUTPUTS, lock: Path | None = None
 ) -> dict[str, str | None]:
-    """The md5 that dvc.lock records for each of ``outputs`` (a stage's ``outs``, else any
-    stage's ``deps``), None for a path it does not record or when there is no dvc.lock."""
-    lock = lock or dvc_lock_file()
-    found: dict[str, str] = {}
-    if Path(lock).is_file():
-        stages = (yaml.safe_load(Path(lock).read_text(encoding="utf-8")) or {}).get("stages", {})
-        entries = [e for key in ("outs", "deps") for s in stages.values() for e in s.get(key, [])]
-        for entry in entries:
-            if entry.get("path") in outputs and entry.get("md5"):
-                found.setdefault(entry["path"], entry["md5"])
-    return {out: found.get(out) for out in outputs}
+    """:func:`lock_text_hashes` of the dvc.lock file (all None when there is none)."""
+    lock = Path(lock or dvc_lock_file())
+    return lock_text_hashes(lock.read_text(encoding="utf-8") if lock.is_file() else None, outputs)
 
 
 SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"

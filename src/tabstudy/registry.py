@@ -26,9 +26,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from tabstudy import artifacts, paths
+from tabstudy import artifacts, paths, provenance
 from tabstudy.models.bundle import BundleError, load_bundle
 from tabstudy.serving.store import bundle_digest
 
@@ -125,23 +124,28 @@ def _semver(version: str) -> tuple[int, ...]:
     return tuple(int(x) for x in re.findall(r"\d+", version))
 
 
-def in_stage(artifact: str, stage: str, root: Path | None = None) -> Version | None:
+def in_stage(
+    artifact: str, stage: str, root: Path | None = None, known: list[Version] | None = None
+) -> Version | None:
     """The version GTO resolves for ``stage`` (the greatest one assigned there), or None."""
-    held = holders(artifact, stage, root)
+    held = holders(artifact, stage, root, known)
     return held[0] if held else None
 
 
-def holders(artifact: str, stage: str, root: Path | None = None) -> list[Version]:
+def holders(
+    artifact: str, stage: str, root: Path | None = None, known: list[Version] | None = None
+) -> list[Version]:
     """Every version assigned ``stage`` and not unassigned since, greatest first (GTO keeps
-    earlier champions in ``prod``; the greatest one answers)."""
-    known = {v.version: v for v in versions(artifact, root)}
-    if not known:
+    earlier champions in ``prod``; the greatest one answers). ``known``: :func:`versions`,
+    when the caller has read them already."""
+    by_name = {v.version: v for v in (versions(artifact, root) if known is None else known)}
+    if not by_name:
         return []
     import gto.api
 
     found = gto.api.find_versions_in_stage(_repo(root), artifact, stage, versions_per_stage=-1)
     names = [found.version] if hasattr(found, "version") else [f.version for f in found or []]
-    held = [known[n] for n in names if n in known]
+    held = [by_name[n] for n in names if n in by_name]
     return sorted(held, key=lambda v: _semver(v.version), reverse=True)
 
 
@@ -165,9 +169,11 @@ def find(artifact: str, version: str, root: Path | None = None) -> Version:
     raise RegistryError(f"{artifact}: no registered version {version!r} (registered: {names})")
 
 
-def next_version(artifact: str, root: Path | None = None) -> str:
+def next_version(
+    artifact: str, root: Path | None = None, known: list[Version] | None = None
+) -> str:
     """The name the next registration gets (GTO bumps the patch number)."""
-    known = versions(artifact, root)
+    known = versions(artifact, root) if known is None else known
     if not known:
         return "v0.0.1"
     major, minor, patch = (*_semver(known[-1].version), 0, 0, 0)[:3]
@@ -185,14 +191,7 @@ def _bundle_rel() -> str:
 
 def lock_md5(lock_text: str | None) -> str | None:
     """The md5 ``dvc.lock`` records for the bundle directory (None when it records none)."""
-    if not lock_text:
-        return None
-    stages = (yaml.safe_load(lock_text) or {}).get("stages", {})
-    for stage in stages.values():
-        for out in stage.get("outs", []):
-            if out.get("path") == _bundle_rel():
-                return out.get("md5")
-    return None
+    return provenance.lock_text_hashes(lock_text, (_bundle_rel(),))[_bundle_rel()]
 
 
 def bundle_commit(ref: str | None = None, root: Path | None = None) -> str:
@@ -335,11 +334,11 @@ def pointer(artifact: str, root: Path | None = None) -> dict[str, Any]:
     name the next registration gets. Evaluate depends on it, so a promotion or rollback makes
     the gate run again against the new champion."""
     known = versions(artifact, root)
-    best = champion(artifact, root)
+    best = in_stage(artifact, PROD, root, known)
     return {
         "artifact": artifact,
         "champion": best.summary() if best else None,
-        "next_version": next_version(artifact, root),
+        "next_version": next_version(artifact, root, known),
         "versions": {v.digest[:DIGEST_CHARS]: v.version for v in known},
     }
 

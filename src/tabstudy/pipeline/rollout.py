@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from tabstudy import artifacts, monitoring, paths
+from tabstudy import artifacts, evaluation, monitoring, paths
 from tabstudy.data.readers import read_table_file
 from tabstudy.serving import rollout
 from tabstudy.serving.requestlog import FILE_NAME
@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"{paths.rel(args.requests)}: no rollout line names its key fields"
                 )
             labels = read_labels(args.labels, list(fields))
-        result = monitoring.rollout_comparison(rows, labels, seed=args.seed)
+        result = monitoring.rollout_comparison(rows)
+        if labels is not None:
+            result |= evaluation.variant_auc(rows, labels, seed=args.seed)
     except ValueError as err:  # DataReadError is one
         print(f"rollout report: {err}", file=sys.stderr)
         return 2

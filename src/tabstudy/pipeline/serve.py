@@ -84,8 +84,9 @@ def _workspace_blessing() -> dict[str, Any] | None:
     return metrics.get("blessing")
 
 
-def settings() -> tuple[ServeSettings, config.ServeConfig]:
-    """The service's settings from params.yaml (profile applied) and the environment."""
+def settings() -> tuple[ServeSettings, config.ServeConfig, Plan]:
+    """The service's settings from params.yaml (profile applied) and the environment, and the
+    plan they resolve to now (checked before anything listens)."""
     cfg, serve = _config()
     study = studies.get(cfg.data.source)
     first = plan()
@@ -103,6 +104,7 @@ def settings() -> tuple[ServeSettings, config.ServeConfig]:
             check=lambda b: check_store(b.path),
         ),
         serve,
+        first,
     )
 
 
@@ -137,8 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help="port (default: serve.port)")
     args = parser.parse_args(argv)
     try:
-        ready, serve = settings()
-        first = ready.plan()
+        ready, serve, first = settings()
         for choice in (first.champion, first.challenger):
             if choice is not None:
                 check_store(choice.bundle_dir)
