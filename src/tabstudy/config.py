@@ -176,6 +176,9 @@ class TuneConfig(_Section):
     lr_min: float = Field(gt=0.0)
     lr_max: float = Field(gt=0.0)
     embedding_dim: list[int] = Field(min_length=1, description="embedding sizes to try")
+    workers: int = Field(
+        ge=1, description="make tune-distributed: keras-tuner workers beside the chief"
+    )
 
 
 class TrainConfig(_Section):
@@ -191,6 +194,11 @@ class TrainConfig(_Section):
     patience: int = Field(ge=1)
     threshold_rule: Literal["max_f1", "min_cost"]
     false_negative_cost: float = Field(gt=0.0, description="cost of a miss / a false alarm")
+    distribute: Literal["none", "multi_worker"] = Field(
+        description="multi_worker: tf.distribute.MultiWorkerMirroredStrategy across `workers` "
+        "processes on this machine (TF_CONFIG on loopback)"
+    )
+    workers: int = Field(ge=1, description="processes of a multi_worker training")
 
 
 class EvaluateConfig(_Section):
@@ -220,12 +228,34 @@ class MonitorConfig(_Section):
     psi_alert: float = Field(ge=0.0)
 
 
+class ExportConfig(_Section):
+    """LiteRT and ONNX exports beside the SavedModel (``export`` section), each checked against
+    the Keras model on held-out rows when it is written."""
+
+    check_rows: int = Field(ge=100, description="validation rows the exports are checked on")
+    max_abs_diff: float = Field(
+        gt=0.0, description="float exports: largest |probability difference| against Keras"
+    )
+    quantized_max_auc_drop: float = Field(
+        ge=0.0, description="dynamic-range LiteRT: ROC AUC drop against Keras allowed"
+    )
+
+
+class ScoreConfig(_Section):
+    """Batch scoring of a file (``score`` section; ``make score``, not a DVC stage)."""
+
+    chunk_rows: int = Field(ge=1, description="rows read, featurised and scored at a time")
+    runtime: Literal["auto", "onnx", "saved_model", "litert", "keras", "litert_quantized"] = Field(
+        description="auto: the fastest float runtime; litert_quantized only when asked for"
+    )
+
+
 class ServeConfig(_Section):
     """The prediction service (``serve`` section; ``make serve``, not a DVC stage)."""
 
     host: str = Field(min_length=1, description="interface to bind (127.0.0.1: this machine)")
     port: int = Field(ge=1, le=65535)
-    runtime: Literal["auto", "litert", "saved_model", "keras"] = Field(
+    runtime: Literal["auto", "onnx", "saved_model", "litert", "keras", "litert_quantized"] = Field(
         description="how the model is called (tabstudy.serving.runtime)"
     )
     max_body_bytes: int = Field(ge=1024, description="larger request bodies get 413")
@@ -256,6 +286,8 @@ SECTION_MODELS: dict[str, Any] = {
     "evaluate": EvaluateConfig,
     "model_card": ModelCardConfig,
     "monitor": MonitorConfig,
+    "export": ExportConfig,
+    "score": ScoreConfig,
     "serve": ServeConfig,
 }
 """Every params.yaml section a stage may read, and its type."""
@@ -280,6 +312,8 @@ class StageConfig(BaseModel):
     evaluate: EvaluateConfig | None = None
     model_card: ModelCardConfig | None = None
     monitor: MonitorConfig | None = None
+    export: ExportConfig | None = None
+    score: ScoreConfig | None = None
     serve: ServeConfig | None = None
 
     def __repr_args__(self) -> Any:

@@ -9,6 +9,9 @@ metadata and refuses a bundle whose files do not match, naming the file. Content
     feature_spec.json    the feature contract in force (tabstudy.spec)
     reference_stats.json training-window statistics for drift detection
     threshold.json       the decision threshold and how it was chosen on the validation window
+    model.onnx, model.tflite, model_dynamic_range.tflite, exports.json
+                         the exports (tabstudy.models.export), each checked against the Keras
+                         model on held-out rows when written
     metadata.json        study, label definition, training window, hyperparameters, package
                          versions, code version, and the SHA-256 of every file above
 """
@@ -26,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tabstudy import artifacts
+from tabstudy.models import export
 from tabstudy.spec import FeatureSet
 
 FORMAT_VERSION = 1
@@ -176,7 +180,8 @@ def write_bundle(
     reference: dict[str, Any],
     threshold: dict[str, Any],
     metadata: dict[str, Any],
-) -> None:
+    exports: export.ExportCheck | None = None,
+) -> list[export.Check]:
     """Write a bundle atomically to ``dest`` (replacing what is there only on success).
 
     Args:
@@ -187,6 +192,14 @@ def write_bundle(
         threshold: the decision threshold and how it was chosen.
         metadata: provenance (study, windows, hyperparameters, versions...); the file hashes
             and the format version are added here.
+        exports: held-out rows and tolerances: with them, the ONNX and LiteRT exports are
+            written and checked (:func:`export.write_exports`); without, none are.
+
+    Returns:
+        The export checks (empty without ``exports``).
+
+    Raises:
+        export.ExportError: an export beyond its tolerance (nothing is written).
     """
     import tensorflow as tf
 
@@ -195,6 +208,9 @@ def write_bundle(
         model.save(tmp / MODEL_FILE)
         stable_keras_zip(tmp / MODEL_FILE)
         export_saved_model(model, tmp / SAVED_MODEL)
+        checks = (
+            [] if exports is None else export.write_exports(tmp, tmp / SAVED_MODEL, model, exports)
+        )
         for name, obj in (
             (SPEC_FILE, spec.to_dict()),
             (REFERENCE_FILE, reference),
@@ -203,6 +219,7 @@ def write_bundle(
             (tmp / name).write_text(artifacts.json_text(obj), encoding="utf-8")
         meta = {"format_version": FORMAT_VERSION, **metadata, "files": file_hashes(tmp)}
         (tmp / METADATA_FILE).write_text(artifacts.json_text(meta), encoding="utf-8")
+    return checks
 
 
 def training_metadata(

@@ -99,7 +99,7 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "train",
         "07-train.ipynb",
-        ("train",),
+        ("train", "export"),
         deps=(PROCESSED, BEST_HPARAMS),
         outs=(BUNDLE, _r(paths.figures_dir("train")), _r(paths.findings_file("train"))),
         metrics=(_m("train"),),

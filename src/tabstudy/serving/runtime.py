@@ -1,32 +1,41 @@
-"""Model runtimes for the service: raw features in, probabilities out.
+"""Model runtimes for the service and batch scoring: raw features in, probabilities out.
 
-- ``litert``: the bundle's SavedModel converted to LiteRT in memory at start-up (about 1 s), one
-  interpreter per thread (an interpreter is not thread-safe); ~0.09 ms for one row here.
-- ``saved_model``: the SavedModel ``serve`` signature called directly; ~1.2 ms for one row but
-  the fastest for large batches (~2.4 µs a row at 10,000 rows against ~7.8 µs for LiteRT).
-- ``auto`` (default): LiteRT up to :data:`SMALL_BATCH` rows, the SavedModel above.
+Measured side by side by ``benchmarks/inference.py`` on the test window (53,991 rows, 2 cores;
+README "Inference"): one row p50 0.10 ms ONNX Runtime, 0.13 ms LiteRT, 1.2 ms SavedModel,
+14 ms Keras call, 180 ms ``model.predict``; rows/s on 10,000-row batches 694k SavedModel, 274k
+ONNX Runtime, 100k LiteRT. All float runtimes reproduce Keras within 2.1e-7.
+
+- ``onnx``: the bundle's ``model.onnx`` (ONNX Runtime; the string lookups are in the graph).
+- ``litert``: the bundle's ``model.tflite`` (a bundle written before the exports existed has its
+  SavedModel converted in memory), one interpreter per thread.
+- ``saved_model``: the SavedModel ``serve`` signature called directly: the fastest for big
+  batches.
+- ``auto`` (default): ONNX Runtime up to :data:`SMALL_BATCH` rows, the SavedModel above; LiteRT
+  instead of ONNX for a bundle without ``model.onnx``.
 - ``keras``: the Keras model called directly (``model(x)``), kept as an option.
+- ``litert_quantized``: dynamic-range quantized LiteRT, only when asked for: half the size,
+  probabilities off by up to ~0.014 (ROC AUC -0.0001 on the test window), and no faster on x86.
 
-``model.predict`` is never used (89 ms per call, STACK-NOTES). Every runtime reproduces the
-offline probabilities within 1e-6 (the skew test); ``auto`` checks at start-up that its two
-runtimes agree on the warm-up rows.
+``model.predict`` is never used. Every float runtime reproduces the offline probabilities within
+1e-6 (the skew test); ``auto`` checks at start-up that its two runtimes agree on the warm-up
+rows.
 """
 
 from __future__ import annotations
 
-import threading
-import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from tabstudy.models import export
 from tabstudy.models.bundle import Bundle
 
-RUNTIMES: tuple[str, ...] = ("auto", "litert", "saved_model", "keras")
-SMALL_BATCH = 1
-"""Rows up to which ``auto`` uses LiteRT (its latency matters for single rows; big batches are
-faster through the SavedModel)."""
+RUNTIMES: tuple[str, ...] = ("auto", "onnx", "saved_model", "litert", "keras", "litert_quantized")
+SMALL_BATCH = 512
+"""Rows up to which ``auto`` uses ONNX Runtime: from the benchmark's numbers, ONNX costs about
+0.1 ms + 3.6 µs a row and the SavedModel 1.2 ms + 1.4 µs a row, equal near 500 rows."""
 AGREEMENT = 1e-6
 
 
@@ -44,22 +53,10 @@ def _kinds(bundle: Bundle) -> dict[str, str]:
     return {f.name: f.kind for f in bundle.spec.features}
 
 
-def _arrays(
-    features: Mapping[str, np.ndarray], kinds: Mapping[str, str], text: type
-) -> dict[str, np.ndarray]:
-    """The model's raw inputs as (n, 1) arrays: categoricals as ``text`` (``str`` for
-    TensorFlow, ``bytes`` for LiteRT), numerics as float32."""
-    out = {}
-    for name, kind in kinds.items():
-        column = np.asarray(features[name]).reshape(-1, 1)
-        out[name] = column.astype(text) if kind == "categorical" else column.astype("float32")
-    return out
-
-
 def _tensors(features: Mapping[str, np.ndarray], kinds: Mapping[str, str]) -> dict[str, Any]:
     import tensorflow as tf
 
-    return {name: tf.constant(a) for name, a in _arrays(features, kinds, str).items()}
+    return {name: tf.constant(a) for name, a in export.raw_arrays(features, kinds, str).items()}
 
 
 class SavedModelRuntime:
@@ -94,46 +91,58 @@ class KerasRuntime:
 
 
 class LiteRuntime:
-    """The SavedModel converted to LiteRT (float, no quantization), one interpreter per thread
-    (an interpreter is not thread-safe). A fresh interpreter fails at its default 1-row shape
-    (a RESHAPE node: "16 != 256" here) until it has been resized once, so each is primed with
-    a 2-row call; after that any batch size works."""
+    """The bundle's LiteRT export (float, or dynamic-range quantized when ``quantized``); a
+    bundle written before the exports existed has its SavedModel converted in memory (float
+    only)."""
 
-    name = "litert"
-
-    def __init__(self, bundle: Bundle) -> None:
-        import tensorflow as tf
-
-        self._blob = tf.lite.TFLiteConverter.from_saved_model(str(bundle.saved_model_dir)).convert()
-        self._kinds = _kinds(bundle)
-        self._local = threading.local()
-
-    def _runner(self) -> Any:
-        runner = getattr(self._local, "runner", None)
-        if runner is None:
-            import tensorflow as tf
-
-            with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice
-                warnings.simplefilter("ignore")
-                interpreter = tf.lite.Interpreter(model_content=self._blob)
-            runner = interpreter.get_signature_runner(next(iter(interpreter.get_signature_list())))
-            primer = {n: np.zeros(2) for n in self._kinds}  # see the class docstring
-            runner(**_arrays(primer, self._kinds, bytes))
-            self._local.runner = runner
-        return runner
+    def __init__(self, bundle: Bundle, quantized: bool = False) -> None:
+        self.name = "litert_quantized" if quantized else "litert"
+        file = bundle.path / (export.LITERT_QUANTIZED_FILE if quantized else export.LITERT_FILE)
+        if file.is_file():
+            blob = file.read_bytes()
+        elif quantized:
+            raise ValueError(_missing(bundle, file))
+        else:
+            blob = export.litert_bytes(bundle.saved_model_dir, quantize=False)
+        self._model = export.LiteModel(blob, _kinds(bundle))
 
     def predict(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
-        (value,) = self._runner()(**_arrays(features, self._kinds, bytes)).values()
-        return np.asarray(value).reshape(-1).astype("float64")
+        return self._model.predict(features)
+
+
+class OnnxRuntime:
+    """The bundle's ONNX export run by ONNX Runtime (raw strings in: the lookups are in the
+    graph)."""
+
+    name = "onnx"
+
+    def __init__(self, bundle: Bundle) -> None:
+        file = bundle.path / export.ONNX_FILE
+        if not file.is_file():
+            raise ValueError(_missing(bundle, file))
+        self._model = export.OnnxModel(file, _kinds(bundle))
+
+    def predict(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
+        return self._model.predict(features)
+
+
+def _missing(bundle: Bundle, file: Path) -> str:
+    return (
+        f"{file}: this bundle has no {file.name} (it was trained before the exports existed); "
+        f"retrain it, or choose another runtime ({', '.join(r for r in RUNTIMES if r != 'auto')})"
+    )
 
 
 class AutoRuntime:
-    """LiteRT for small requests, the SavedModel for large batches (the fastest of each)."""
+    """ONNX Runtime (LiteRT without an ONNX export) for small requests, the SavedModel for large
+    batches: the fastest of each that stays exact."""
 
     name = "auto"
 
     def __init__(self, bundle: Bundle) -> None:
-        self.small, self.large = LiteRuntime(bundle), SavedModelRuntime(bundle)
+        has_onnx = (bundle.path / export.ONNX_FILE).is_file()
+        self.small = OnnxRuntime(bundle) if has_onnx else LiteRuntime(bundle)
+        self.large = SavedModelRuntime(bundle)
 
     def predict(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
         rows = len(next(iter(features.values())))
@@ -144,7 +153,9 @@ class AutoRuntime:
         :data:`AGREEMENT`."""
         gap = float(np.max(np.abs(self.small.predict(features) - self.large.predict(features))))
         if gap > AGREEMENT:
-            raise ValueError(f"LiteRT and SavedModel disagree by {gap:.2e} (> {AGREEMENT:g})")
+            raise ValueError(
+                f"{self.small.name} and saved_model disagree by {gap:.2e} (> {AGREEMENT:g})"
+            )
         return gap
 
 
@@ -152,8 +163,10 @@ def load_runtime(name: str, bundle: Bundle) -> Runtime:
     """The runtime called ``name`` over ``bundle``."""
     if name == "auto":
         return AutoRuntime(bundle)
-    if name == "litert":
-        return LiteRuntime(bundle)
+    if name in ("litert", "litert_quantized"):
+        return LiteRuntime(bundle, quantized=name == "litert_quantized")
+    if name == "onnx":
+        return OnnxRuntime(bundle)
     if name == "saved_model":
         return SavedModelRuntime(bundle)
     if name == "keras":
