@@ -1,8 +1,13 @@
 """Every file location of the study, resolved from one place.
 
-The project root is ``$TABSTUDY_WORKDIR`` when set (tests use it to run the study in an isolated
-copy), else the repository that holds this package (``src/tabstudy`` -> two levels up). Nothing
-here depends on the current working directory.
+The project root is, in this order: the directory DVC runs a stage command in (DVC sets
+``$DVC_STAGE`` and starts the command in the stage's directory, the one holding ``dvc.yaml``: a
+queued ``dvc exp run --queue`` or ``--temp`` experiment runs in its own copy under
+``.dvc/tmp/exps`` and must read and write there, not in your workspace; DVC points
+``$DVC_ROOT`` at your workspace even then, so it cannot say which copy runs);
+``$TABSTUDY_WORKDIR`` when set (tests use it to run the study in an isolated copy); else the
+repository that holds this package (``src/tabstudy`` -> two levels up). Outside a DVC stage
+nothing here depends on the current working directory.
 """
 
 from __future__ import annotations
@@ -11,13 +16,17 @@ import os
 from pathlib import Path
 
 WORKDIR_ENV = "TABSTUDY_WORKDIR"
+DVC_STAGE_ENV = "DVC_STAGE"
 
 RAW_TABLES: tuple[str, ...] = ("flights", "weather", "planes", "airports", "airlines")
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
 
 
 def root() -> Path:
-    """Return the project root: ``$TABSTUDY_WORKDIR`` or the repository holding this package."""
+    """Return the project root: the workspace of a stage DVC runs, ``$TABSTUDY_WORKDIR`` or the
+    repository holding this package (see the module docstring)."""
+    if os.environ.get(DVC_STAGE_ENV) and (Path.cwd() / "dvc.yaml").is_file():
+        return Path.cwd().resolve()
     env = os.environ.get(WORKDIR_ENV)
     if env:
         return Path(env).resolve()
@@ -130,6 +139,12 @@ def champion_pointer() -> Path:
 def rollout_dir() -> Path:
     """The canary/shadow comparison report (from the request log)."""
     return reports_dir() / "rollout"
+
+
+def scores_file(name: str) -> Path:
+    """Where ``make score`` writes the predictions for an input file whose stem is ``name``
+    (git-ignored with the rest of ``reports/``; not a DVC output)."""
+    return reports_dir() / "scores" / f"{name}.parquet"
 
 
 def best_hparams_file() -> Path:

@@ -52,7 +52,7 @@ def read_table_file(
         frame = _read_parquet(path)
     else:
         raise DataReadError(f"{path}: unsupported file type {suffix!r}; use CSV or Parquet")
-    _check_columns(path, frame, required)
+    check_columns(path, frame, required)
     if frame.empty:
         raise DataReadError(
             f"{path}: header only, no data rows (columns: {', '.join(map(str, frame.columns))})"
@@ -77,7 +77,7 @@ def _read_csv(path: Path, delimiter: str) -> pd.DataFrame:
     text = _decode(path)
     rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     header = rows[0] if rows else []
-    _check_header(path, header, delimiter)
+    check_header(path, header, delimiter)
     for number, row in enumerate(rows[1:], start=2):
         if row and len(row) != len(header):
             where = (
@@ -93,7 +93,7 @@ def _read_csv(path: Path, delimiter: str) -> pd.DataFrame:
         raise DataReadError(f"{path}: not a well-formed CSV: {err}") from None
 
 
-def _check_header(path: Path, header: list[str], delimiter: str) -> None:
+def check_header(path: Path, header: list[str], delimiter: str) -> None:
     if not header:
         raise DataReadError(f"{path}: no header line")
     if len(header) == 1:
@@ -127,7 +127,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise corrupt(err) from None
 
 
-def _check_columns(path: Path, frame: pd.DataFrame, required: Iterable[str]) -> None:
+def check_columns(path: Path, frame: pd.DataFrame, required: Iterable[str]) -> None:
     missing = [c for c in required if c not in frame.columns]
     if missing:
         present = ", ".join(map(str, list(frame.columns)[:8]))

@@ -23,16 +23,22 @@ from tabstudy.models.bundle import Bundle, BundleError, load_bundle
 from tabstudy.pipeline import registry as cli
 from tabstudy.serving import store
 from tabstudy.serving.app import ServeSettings, create_app
+from tabstudy.serving.features import OnlineFeatures
 from tabstudy.serving.rollout import ModelChoice, Plan
 from tabstudy.serving.store import StoreError
 
 TOKEN_ENV = "TABSTUDY_API_TOKEN"
 
 
-def _config() -> tuple[config.StageConfig, config.ServeConfig]:
+def load_config(*sections: str) -> config.StageConfig:
+    """params.yaml (profile applied) validated: ``data`` and the named sections."""
     params = config.resolve(config.load_params())
-    cfg = config.stage_config(params["profile"], params["seed"], data=params["data"],
-                              serve=params["serve"])  # fmt: skip
+    chosen = {name: params[name] for name in ("data", *sections)}
+    return config.stage_config(params["profile"], params["seed"], **chosen)
+
+
+def _config() -> tuple[config.StageConfig, config.ServeConfig]:
+    cfg = load_config("serve")
     assert cfg.serve is not None
     return cfg, cfg.serve
 
@@ -49,14 +55,10 @@ def plan() -> Plan:
     again, so a reload also picks up a changed rollout). The champion while none is registered
     is the workspace bundle (``models/bundle``)."""
     _, serve = _config()
-    artifact = cli.artifact()
-    v = None
-    if serve.model != "workspace":
-        v = _registered(artifact, registry.PROD if serve.model == "champion" else serve.model)
-    champion = _choice(v) if v else ModelChoice(paths.bundle_dir(), None, _workspace_blessing())
+    champion = choose(serve.model)
     if serve.rollout == "none":
         return Plan(champion)
-    v = _registered(artifact, serve.challenger)
+    v = _registered(cli.artifact(), serve.challenger)
     if v is None:
         raise registry.RegistryError(
             f"serve.rollout={serve.rollout} needs a challenger, but nothing is in "
@@ -64,6 +66,16 @@ def plan() -> Plan:
             "challenger VERSION"
         )
     return Plan(champion, serve.rollout, _choice(v), serve.canary_share)
+
+
+def choose(model: str) -> ModelChoice:
+    """The bundle ``model`` names (as ``serve.model`` does): ``champion``, the registry's prod
+    version (the workspace bundle while none is registered); ``workspace``, ``models/bundle``;
+    else a registered version (:class:`~tabstudy.registry.RegistryError` when unknown)."""
+    v = None
+    if model != "workspace":
+        v = _registered(cli.artifact(), registry.PROD if model == "champion" else model)
+    return _choice(v) if v else ModelChoice(paths.bundle_dir(), None, _workspace_blessing())
 
 
 def _choice(v: registry.Version) -> ModelChoice:
@@ -95,7 +107,7 @@ def settings() -> tuple[ServeSettings, config.ServeConfig, Plan]:
         ServeSettings(
             plan=plan,
             request_model=study.request_model(bundle),
-            online=functools.partial(_online, study),
+            online=functools.partial(online_features, study),
             log_dir=paths.request_log_dir(),
             runtime=serve.runtime,
             max_body_bytes=serve.max_body_bytes,
@@ -127,7 +139,8 @@ def check_store(bundle_dir: Path) -> None:
     store.check_bundle(meta, digest, paths.online_store())
 
 
-def _online(study: Any, bundle: Bundle) -> Any:
+def online_features(study: Any, bundle: Bundle) -> OnlineFeatures:
+    """The study's request-time features for ``bundle``, once :func:`check_store` passed."""
     check_store(bundle.path)
     return study.online(bundle, paths.online_store())
 

@@ -1,0 +1,122 @@
+"""``make score IN=file``: batch scoring of a CSV or Parquet file of raw rows, in chunks.
+
+``python -m tabstudy.pipeline.score INPUT [-o OUTPUT] [--chunk-rows N] [--model M]
+[--runtime R] [--delimiter D] [--no-progress]``
+
+The rows are what a request of the service carries (flights: the schedule fields of
+``FlightRequest``, the study computes the point-in-time features from the online store; a table
+study: the feature columns). The model is resolved as the service resolves it (``--model``,
+default ``serve.model``: ``champion``, ``workspace`` or a registered version), its bundle is
+verified, the online store is checked against it, and the runtime (``--runtime``, default
+``score.runtime``) is built; then :func:`tabstudy.serving.batch.score_file` streams the file in
+chunks of ``--chunk-rows`` (default ``score.chunk_rows``: memory follows the chunk, not the
+file) and writes ``OUTPUT`` (default ``reports/scores/<input stem>.parquet``) atomically.
+
+Prints one summary line (rows, seconds, rows/s, output) on stdout. Exits 1 on bad input (one
+line naming the file, row, column, rule and value; no output written) and 2 when the model, the
+store or the params cannot be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import get_args
+
+from tabstudy import config, paths, registry, studies
+from tabstudy.data.readers import DataReadError
+from tabstudy.pipeline import serve
+from tabstudy.serving import batch, store
+from tabstudy.serving.app import Variant
+from tabstudy.serving.features import OnlineFeatures
+
+RUNTIMES: tuple[str, ...] = get_args(config.ScoreConfig.model_fields["runtime"].annotation)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line (see the module docstring)."""
+    p = argparse.ArgumentParser(
+        prog="python -m tabstudy.pipeline.score",
+        description="Score a CSV or Parquet file of raw rows in chunks; write Parquet.",
+    )
+    p.add_argument("input", type=Path, help="CSV or Parquet file of rows to score")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="Parquet file to write (default: reports/scores/<input stem>.parquet)",
+    )
+    p.add_argument(
+        "--chunk-rows", type=_positive, help="rows at a time (default: score.chunk_rows)"
+    )
+    p.add_argument(
+        "--model", help="champion | workspace | a registered version (default: serve.model)"
+    )
+    p.add_argument("--runtime", choices=RUNTIMES, help="default: score.runtime")
+    p.add_argument("--delimiter", help="CSV field separator (default: data.delimiter, else ,)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    return p
+
+
+def load_model(cfg: config.StageConfig, model: str, runtime: str) -> tuple[Variant, OnlineFeatures]:
+    """The verified bundle ``model`` names, its runtime, and the study's online features over
+    the checked store (the service's own steps)."""
+    answering = Variant("score", serve.choose(model), runtime)
+    online = serve.online_features(studies.get(cfg.data.source), answering.bundle)
+    return answering, online
+
+
+def summary(result: batch.ScoreResult) -> str:
+    """One line: rows, seconds, rows per second, output."""
+    rate = result.rows / result.seconds if result.seconds > 0 else float("inf")
+    return (
+        f"scored {result.rows:,} rows in {result.seconds:.1f} s ({rate:,.0f} rows/s) "
+        f"-> {result.output}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Resolve, check, score (see the module docstring)."""
+    cli = parser()
+    args = cli.parse_args(argv)
+    output = args.output or paths.scores_file(args.input.stem)
+    if output.resolve() == args.input.resolve():
+        cli.error(f"{output}: the output would replace the input")
+    try:
+        cfg = serve.load_config("score", "serve")
+        assert cfg.score is not None and cfg.serve is not None
+        model, online = load_model(
+            cfg, args.model or cfg.serve.model, args.runtime or cfg.score.runtime
+        )
+    except (ValueError, registry.RegistryError) as err:  # Config, Bundle, Store errors
+        print(f"cannot score: {err}", file=sys.stderr)
+        return 2
+    delimiter = args.delimiter or getattr(cfg.data, "delimiter", ",")
+    digest = store.bundle_digest(model.bundle.path)
+    try:
+        result = batch.score_file(
+            args.input, output, online, model,
+            chunk_rows=args.chunk_rows or cfg.score.chunk_rows, delimiter=delimiter,
+            progress=not args.no_progress and sys.stderr.isatty(),
+            metadata={"bundle_sha256": digest, "study": model.bundle.spec.study},
+        )  # fmt: skip
+    except DataReadError as err:
+        print(f"cannot score: {err}", file=sys.stderr)
+        return 1
+    if result.ignored:
+        print(f"note: column(s) the model does not read: {', '.join(result.ignored)}",
+              file=sys.stderr)  # fmt: skip
+    print(summary(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
