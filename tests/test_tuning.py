@@ -63,6 +63,7 @@ def _cfg(**kw: object) -> config.TuneConfig:
         "batch_size": [64],
         "units": [8],
         "embedding_dim": [2],
+        "workers": 2,
         "max_trials": 8,
         "initial_points": 3,
         "epochs": 4,

@@ -57,7 +57,7 @@ def main() -> None:
     )
     cfg = config.TuneConfig(
         max_trials=trials, epochs=2, batch_size=[64, 128], units=[8, 16, 32], max_layers=2,
-        embedding_dim=[2, 4], min_layers=1, dropout_max=0.3, lr_min=1e-4, lr_max=1e-2,
+        embedding_dim=[2, 4], min_layers=1, dropout_max=0.3, lr_min=1e-4, lr_max=1e-2, workers=2,
         initial_points=trials, min_steps=0,
     )  # fmt: skip
     keras_model.set_determinism(0)
