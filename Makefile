@@ -38,7 +38,7 @@ test: install ## Lint, layer rules, Dockerfile lint, then every test (unit, bad 
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/python -m tabstudy.pipeline dvc-yaml --check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 test-fast: install ## Unit and failure tests only (skips the end-to-end ones)
 	$(BIN)/python -m pytest -m "not slow"
@@ -70,6 +70,11 @@ rollout-report: install ## Canary/shadow comparison from the request log (LABELS
 serve: install ## Serve the registry's champion (serve.* in params.yaml: shadow or canary beside it) on 127.0.0.1:8000 (docs at /docs)
 	$(BIN)/python -m tabstudy.pipeline.serve
 
+.PHONY: score
+score: install ## Score a file of raw rows in chunks (IN=file OUT=file.parquet)
+	@test -n "$(IN)" || { echo "usage: make score IN=rows.csv|rows.parquet [OUT=file.parquet]" >&2; exit 2; }
+	$(BIN)/python -m tabstudy.pipeline.score "$(IN)" $(if $(OUT),-o "$(OUT)")
+
 load: install ## Headless, bounded locust load test of a running `make serve` (8 users, 30 s)
 	$(BIN)/locust -f benchmarks/locustfile.py --headless -u 8 -r 8 -t 30s --host http://127.0.0.1:8000
 
@@ -98,3 +103,7 @@ lock: ## Re-resolve requirements.in into requirements.lock and environment.yml
 
 clean: ## Remove caches (keeps .venv and DVC outputs)
 	rm -rf .pytest_cache .ruff_cache .staging
+
+.PHONY: tune-distributed
+tune-distributed: install ## keras-tuner's chief + tune.workers workers on this machine (distributed search over the tune space)
+	$(BIN)/python -m tabstudy.pipeline.tune_distributed $(if $(WORKERS),--workers $(WORKERS)) $(if $(PORT),--port $(PORT))

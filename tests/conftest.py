@@ -17,6 +17,16 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep what shares an expensive fixture on one pytest-xdist worker (``make test`` runs
+    ``-n 2 --dist loadgroup``): every test of a module together, and every user of the
+    session's smoke run together, so no worker builds a module or session fixture twice."""
+    for item in items:
+        shared = "smoke_run" in getattr(item, "fixturenames", ())
+        group = "smoke_run" if shared else item.module.__name__ if item.module else item.nodeid
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def project_files() -> list[str]:
     """Files git tracks or would track (not ignored): sources, notebooks, params, DVC config."""
     out = subprocess.run(
@@ -39,7 +49,7 @@ def copy_repo(dest: Path) -> Path:
 
 
 def _env(work: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TABSTUDY_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TABSTUDY_", "DVC_"))}
     env.update(
         PATH=f"{BIN}{os.pathsep}{env['PATH']}",
         PYTHONPATH=str(work / "src"),
@@ -94,6 +104,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty project work dir with the repo's params.yaml; paths resolve into it."""
     shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
     monkeypatch.setenv("TABSTUDY_WORKDIR", str(tmp_path))
+    monkeypatch.delenv("DVC_STAGE", raising=False)
     monkeypatch.delenv("TABSTUDY_STAGING", raising=False)
     monkeypatch.delenv("TABSTUDY_PROFILE", raising=False)
     return tmp_path
