@@ -13,7 +13,10 @@ date each year (the same flight twice on one date breaks the contract's flights 
 from the calendar by 1.25 days a year (12 days by year 10, so the Christmas peak would no longer
 sit at Christmas). The price: the weekly pattern of the schedule moves by one weekday a year (two
 after a 29 February, a date on which the tiled years have no flights). ``weekday`` and the holiday
-distance are derived from the date by the feature build, so they stay consistent.
+distance are derived from the date by the feature build, so they stay consistent. Where a copy's
+year changes clocks on another day than 2013, a weather hour that is repeated or skipped there
+gives a duplicated ``(origin, time_hour)`` observation (about five a year; the contract declares
+no weather key and the feature build keeps the last).
 
 **Delays.** Copy 0 is the 2013 data unchanged. For copies 1 and up, each flight's outcome
 (``dep_delay``, ``arr_delay``, ``air_time``, and with them the cancelled and diverted states) is
