@@ -95,6 +95,18 @@ def set_params(work: Path, **changes: object) -> None:
 DELETE = object()
 
 
+def committed_copy(run: Path, dest: Path) -> Path:
+    """A copy of a pipeline run at ``dest``, brought up to date by ``dvc repro`` (earlier tests
+    may have changed the shared run) and committed, as registry and experiment commands need."""
+    shutil.copytree(run, dest, symlinks=True)
+    for key, value in (("user.name", "tabstudy test"), ("user.email", "test@example.org")):
+        run_in(dest, "git", "config", key, value)
+    run_in(dest, "dvc", "repro")
+    run_in(dest, "git", "add", "-A")
+    run_in(dest, "git", "commit", "-q", "-m", "smoke run")
+    return dest
+
+
 def stages_ran(output: str) -> list[str]:
     return re.findall(r"Running stage '([^']+)'", output)
 

@@ -5,14 +5,13 @@ their params and metrics (on a committed copy of the smoke run)."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import run_in
+from .conftest import committed_copy, run_in
 
 pytestmark = pytest.mark.slow
 VARIANTS = {"one-epoch": 1, "two-epochs": 2}
@@ -45,13 +44,7 @@ def _queue_settled(repo: Path, timeout: float) -> str:
 
 
 def test_two_queued_variants_run_in_parallel_and_are_compared(smoke_run, tmp_path) -> None:
-    repo = tmp_path / "repo"
-    shutil.copytree(smoke_run[0], repo, symlinks=True)
-    for key, value in (("user.name", "tabstudy test"), ("user.email", "test@example.org")):
-        run_in(repo, "git", "config", key, value)
-    run_in(repo, "dvc", "repro")  # earlier tests may have changed the shared run
-    run_in(repo, "git", "add", "-A")
-    run_in(repo, "git", "commit", "-q", "-m", "smoke run")
+    repo = committed_copy(smoke_run[0], tmp_path / "repo")
     for name, epochs in VARIANTS.items():
         out = run_in(repo, "dvc", "exp", "run", "--queue", "-n", name,
                      "-S", f"train.profiles.smoke.epochs={epochs}")  # fmt: skip

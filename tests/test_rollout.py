@@ -6,7 +6,6 @@ promotion and a rollback take effect through one reload call while requests keep
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -18,7 +17,7 @@ import pandas as pd
 import pytest
 from scipy.stats import binom
 
-from .conftest import run_in, set_params, stages_ran
+from .conftest import committed_copy, run_in, set_params, stages_ran
 from .test_online_store import requests as flight_requests
 from .test_serving import _jsonable, _start, _stop
 
@@ -28,14 +27,7 @@ REGISTRY = (sys.executable, "-m", "tabstudy.pipeline.registry")
 
 @pytest.fixture(scope="module")
 def repo(smoke_run, tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("rollout") / "repo"
-    shutil.copytree(smoke_run[0], path, symlinks=True)
-    for key, value in (("user.name", "tabstudy test"), ("user.email", "test@example.org")):
-        run_in(path, "git", "config", key, value)
-    run_in(path, "dvc", "repro")  # earlier tests may have changed the shared run
-    run_in(path, "git", "add", "-A")
-    run_in(path, "git", "commit", "-q", "-m", "smoke run")
-    return path
+    return committed_copy(smoke_run[0], tmp_path_factory.mktemp("rollout") / "repo")
 
 
 def _flights(work: Path) -> tuple[dict[str, list], pd.DataFrame]:
