@@ -67,6 +67,14 @@ reload: ## Tell a running `make serve` to load what the registry names now (one 
 rollout-report: install ## Canary/shadow comparison from the request log (LABELS=file with outcomes)
 	$(BIN)/python -m tabstudy.pipeline.rollout $(if $(LABELS),--labels $(LABELS))
 
+monitor-requests: install ## The monitor's report over the request log (LABELS=file with outcomes) -> reports/monitoring/requests/
+	$(BIN)/python -m tabstudy.pipeline.monitor $(if $(LABELS),--labels $(LABELS))
+
+.PHONY: retrain monitor-requests
+retrain: install ## Retrain for a month as a DVC experiment (MONTH=YYYY-MM POLICY=sliding|expanding; RUN=1 runs it)
+	@test -n "$(MONTH)" || { echo "usage: make retrain MONTH=YYYY-MM [POLICY=sliding|expanding] [RUN=1]" >&2; exit 2; }
+	PATH=$(BIN):$$PATH $(BIN)/python -m tabstudy.pipeline.retrain --month "$(MONTH)" $(if $(POLICY),--policy $(POLICY)) $(if $(RUN),--run)
+
 serve: install ## Serve the registry's champion (serve.* in params.yaml: shadow or canary beside it) on 127.0.0.1:8000 (docs at /docs)
 	$(BIN)/python -m tabstudy.pipeline.serve
 

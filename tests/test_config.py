@@ -105,7 +105,11 @@ def test_unknown_profile(workdir) -> None:
 
 def test_split_dates_must_be_ordered(workdir) -> None:
     resolved = _resolved()
-    resolved["features"]["split"] = {"valid_start": "2013-11-01", "test_start": "2013-09-01"}
+    resolved["features"]["split"] = {
+        "train_start": None,
+        "valid_start": "2013-11-01",
+        "test_start": "2013-09-01",
+    }
     with pytest.raises(config.ConfigError, match="valid_start"):
         _stage(resolved, "data", "features")
 

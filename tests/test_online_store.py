@@ -12,12 +12,13 @@ import pytest
 
 from tabstudy.config import FlightsFeatures, FlightsTarget, SplitConfig
 from tabstudy.serving.store import StoreError
-from tabstudy.studies.flights import features, history, ingest, online
+from tabstudy.studies.flights import features, history, ingest, legs, online
 
 TARGET = FlightsTarget(delay_minutes=15, unresolved="drop")
 CFG = FlightsFeatures(
     horizon_hours=2, outcome_margin_minutes=60, history_smoothing=20, reference_bins=10,
-    slices=["carrier"], split=SplitConfig(valid_start="2013-09-01", test_start="2013-11-01"),
+    slices=["carrier"],
+    split=SplitConfig(train_start=None, valid_start="2013-09-01", test_start="2013-11-01"),
 )  # fmt: skip
 
 
@@ -53,7 +54,8 @@ def assert_same(got: dict[str, np.ndarray], expected: pd.DataFrame) -> None:
 
 def test_online_features_equal_the_offline_rows(tables, tmp_path) -> None:
     """2,000 test-window flights: the store's answer at each one's prediction time equals its
-    row of the features stage (the offline store)."""
+    row of the features stage (the offline store), every previous-leg status among them; asked
+    without a tail number, a flight has no previous leg and the rest stays the same."""
     splits, _ = features.build(tables, TARGET, CFG)
     test = splits["test"]
     timed = features.schedule_times(tables["flights"])
@@ -64,6 +66,12 @@ def test_online_features_equal_the_offline_rows(tables, tmp_path) -> None:
     online.materialize(tables, TARGET, CFG, tmp_path / "store.sqlite", "bundle")
     store = online.FlightsOnline(tmp_path / "store.sqlite")
     assert_same(store.features(requests(raw.iloc[pick])), test.iloc[pick])
+    assert set(test["prev_leg_status"].iloc[pick]) == set(legs.STATUSES)
+    tailless = store.features({**requests(raw.iloc[pick[:200]]), "tailnum": [None] * 200})
+    assert set(tailless["prev_leg_status"]) == {"none"}
+    assert np.isnan(tailless["prev_leg_gap_hours"]).all()
+    for name in ("hist_route_7d", "wx_temp", "distance"):
+        np.testing.assert_array_equal(tailless[name], test[name].iloc[pick[:200]], err_msg=name)
 
 
 def _day(frame: pd.DataFrame, column: str, day: str) -> pd.Series:
@@ -101,15 +109,23 @@ def test_a_day_appended_equals_a_rebuild_and_old_events_are_refused(tables, tmp_
     inc, full = tmp_path / "inc.sqlite", tmp_path / "full.sqlite"
     online.materialize(known, TARGET, CFG, inc, "b")
     before = inc.stat().st_mtime_ns
+    # July 1's flights: some previous legs were in the air at midnight
+    july1_only = july1["flights"].iloc[len(june["flights"]) :]
+    ask_july1 = requests(july1_only[july1_only["tailnum"].notna()])
+    in_air_then = online.FlightsOnline(inc).features(ask_july1)["prev_leg_status"]
     added = online.append_events(inc, fresh_flights, fresh_weather)
     assert added["outcomes"] > 900 and added["weather"] == len(fresh_weather) > 60
     assert added["departures"] > 0 and inc.stat().st_mtime_ns != before
+    assert added["legs"] == fresh_flights["tailnum"].notna().sum()
     online.materialize(july1, TARGET, CFG, full, "b")
     july2 = tables["flights"][(tables["flights"]["month"] == 7) & (tables["flights"]["day"] == 2)]
-    ask = requests(july2.head(500))
-    a, b = online.FlightsOnline(inc).features(ask), online.FlightsOnline(full).features(ask)
-    for name in a:
-        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    for ask in (requests(july2.head(500)), ask_july1):
+        a, b = online.FlightsOnline(inc).features(ask), online.FlightsOnline(full).features(ask)
+        for name in a:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    # a leg stored as departed, appended again once arrived, ends up with its arrival
+    landed = (in_air_then == "departed") & (b["prev_leg_status"] == "arrived")
+    assert landed.sum() > 0 and not np.isnan(b["prev_leg_arr_delay"][landed]).any()
     # the same day again: every event is older than the store's newest -> refused, nothing written
     size = inc.stat().st_size
     with pytest.raises(StoreError, match=r"outcome event\(s\) are older than the store's newest"):

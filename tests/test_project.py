@@ -84,7 +84,16 @@ def test_cli_stage_and_help() -> None:
         assert out.returncode != 0 and "unknown stage 'nope'" in out.stderr
 
 
-STUDY_FREE_STAGES = ("baselines", "tune", "train", "evaluate", "model_card", "monitor", "index")
+STUDY_FREE_STAGES = (
+    "baselines",
+    "tune",
+    "train",
+    "evaluate",
+    "model_card",
+    "monitor",
+    "backtest",
+    "index",
+)
 
 
 def test_stage_deps_follow_the_code_each_stage_executes() -> None:

@@ -97,11 +97,18 @@ class FileTarget(_Section):
 class SplitConfig(_Section):
     """Time-ordered split boundaries (first day of the valid and test windows)."""
 
+    train_start: date | None = Field(
+        description="first day of the training window (null: the first day of the data)"
+    )
     valid_start: date
     test_start: date
 
     @model_validator(mode="after")
     def _ordered(self) -> SplitConfig:
+        if self.train_start is not None and not self.train_start < self.valid_start:
+            raise ValueError(
+                f"train_start {self.train_start} must be before valid_start {self.valid_start}"
+            )
         if not self.valid_start < self.test_start:
             raise ValueError(
                 f"valid_start {self.valid_start} must be before test_start {self.test_start}"
@@ -159,6 +166,10 @@ class BaselinesConfig(_Section):
     hgb_max_leaf_nodes: list[int] = Field(min_length=1)
     hgb_min_samples_leaf: list[int] = Field(min_length=1)
     hgb_l2_regularization: list[float] = Field(min_length=1)
+    lgbm_learning_rate: float = Field(gt=0.0, le=1.0)
+    lgbm_num_leaves: int = Field(ge=2)
+    lgbm_min_child_samples: int = Field(ge=1)
+    lgbm_max_iter: int = Field(ge=1, description="cap; early stopping on the valid window")
 
 
 class TuneConfig(_Section):
@@ -224,8 +235,48 @@ class ModelCardConfig(_Section):
 
 
 class MonitorConfig(_Section):
+    """Monitoring over time (``monitor`` section): windows after the training window, drift
+    tests with a multiple-testing correction and an effect size, realised performance once the
+    labels have arrived, confidence-based estimated performance before, and alert rules."""
+
+    window: Literal["week", "month"] = Field(description="length of a monitoring window")
+    alpha: float = Field(gt=0.0, lt=1.0, description="level of the corrected drift tests")
+    correction: Literal["fdr_bh", "bonferroni"]
     psi_warn: float = Field(ge=0.0)
     psi_alert: float = Field(ge=0.0)
+    max_drifted_share: float = Field(
+        ge=0.0, le=1.0, description="feature_drift alert above this share of drifted features"
+    )
+    prediction_psi_alert: float = Field(ge=0.0, description="score distribution PSI alert")
+    label_delay_days: float = Field(ge=0.0, description="labels arrive this long after a flight")
+    bootstrap_samples: int = Field(ge=10, description="realised AUC/Brier intervals")
+    estimation_draws: int = Field(ge=10, description="label draws of the estimated performance")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MonitorConfig:
+        if self.psi_warn > self.psi_alert:
+            raise ValueError(f"psi_warn {self.psi_warn} must not exceed psi_alert {self.psi_alert}")
+        return self
+
+
+class BacktestConfig(_Section):
+    """Time as an axis (``backtest`` section): rolling-origin evaluation of every candidate on
+    folds the tuners never saw, and a retraining-policy backtest over the year."""
+
+    fold: Literal["month", "half_month", "week"] = Field(description="length of a test fold")
+    first_test: date | None = Field(
+        description="first day of the first test fold (null: features.split.test_start, the "
+        "first day no tuner saw); earlier is refused"
+    )
+    train_window: Literal["expanding", "sliding"]
+    train_months: int = Field(ge=1, description="sliding windows: months of training data")
+    keras_epochs: int = Field(ge=1, description="epochs per Keras fold (fixed, no early stop)")
+    bootstrap_samples: int = Field(ge=10, description="paired bootstrap of the AUC differences")
+    policies: list[Literal["never", "sliding", "expanding", "on_alert"]] = Field(min_length=1)
+    policy_model: Literal["lightgbm", "hgb", "logreg", "keras"] = Field(
+        description="the model the retraining backtest retrains (the cheapest faithful one)"
+    )
+    initial_months: int = Field(ge=1, description="training months before the first scored one")
 
 
 class ExportConfig(_Section):
@@ -286,6 +337,7 @@ SECTION_MODELS: dict[str, Any] = {
     "evaluate": EvaluateConfig,
     "model_card": ModelCardConfig,
     "monitor": MonitorConfig,
+    "backtest": BacktestConfig,
     "export": ExportConfig,
     "score": ScoreConfig,
     "serve": ServeConfig,
@@ -312,6 +364,7 @@ class StageConfig(BaseModel):
     evaluate: EvaluateConfig | None = None
     model_card: ModelCardConfig | None = None
     monitor: MonitorConfig | None = None
+    backtest: BacktestConfig | None = None
     export: ExportConfig | None = None
     score: ScoreConfig | None = None
     serve: ServeConfig | None = None

@@ -130,6 +130,7 @@ MODEL_NAMES: dict[str, str] = {
     "model": "Keras MLP (tuned)",
     "logreg": "logistic regression",
     "hgb": "gradient-boosted trees (HistGB, tuned)",
+    "lightgbm": "LightGBM (early-stopped)",
     "majority": "majority class",
 }
 """What reports call each model (the code names are the keys of the metrics files)."""

@@ -38,6 +38,11 @@ class CardFacts:
     """The model's reliability bins on the test rows (mean_predicted, fraction_positive, count)."""
     monitoring: list[str] = field(default_factory=list)
     """The monitor stage's findings (sentences), [] when it has not run."""
+    over_time: list[str] = field(default_factory=list)
+    """The backtest stage's findings: rolling-origin comparison, the delay-propagation effect,
+    the retraining policies (sentences), [] when it has not run."""
+    rolling: pd.DataFrame | None = None
+    """Rolling-origin ROC AUC per model (model, folds, mean, sd, min, max), None when absent."""
     promotion: dict[str, Any] | None = None
     """The champion/challenger decision (evaluate's ``promotion``), None when absent."""
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -115,6 +120,8 @@ def _context(facts: CardFacts) -> dict[str, Any]:
             [] if facts.calibration is None else facts.calibration.to_dict("records")
         ),
         "monitoring": facts.monitoring,
+        "over_time": facts.over_time,
+        "rolling": None if facts.rolling is None else facts.rolling.to_dict("records"),
         "promotion": facts.promotion,
         "provenance": facts.provenance,
         "coverage": facts.coverage,

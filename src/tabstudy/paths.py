@@ -152,6 +152,18 @@ def best_hparams_file() -> Path:
     return models_dir() / "best_hparams.json"
 
 
+def baseline_params_file() -> Path:
+    """The tree baselines' chosen parameters and iteration counts (the baselines stage's
+    output; the backtest refits them on every fold)."""
+    return models_dir() / "baseline_params.json"
+
+
+def monitoring_dir() -> Path:
+    """The monitor's report over time: alerts.json, the reference it compares against, and the
+    tables (the monitor stage, or ``--requests`` for served traffic under ``requests/``)."""
+    return reports_dir() / "monitoring"
+
+
 def reports_dir() -> Path:
     return root() / "reports"
 

@@ -162,9 +162,21 @@ def encoded_examples(path: Any, preprocessor: keras.Model, chunk: int = 65536) -
     inside a ``tf.data`` map; the encoded chunks are concatenated into tensors, so every epoch
     afterwards only shuffles and gathers batches (:func:`batches`), never re-encodes.
     """
+    x, y = parquet_arrays(path, preprocessor)
+    return _encoded(x, y, preprocessor, chunk)
+
+
+def encoded_frame(frame: pd.DataFrame, preprocessor: keras.Model, chunk: int = 65536) -> Encoded:
+    """:func:`encoded_examples` of rows already in memory (features and :data:`LABEL`)."""
+    return _encoded(raw_arrays(frame, preprocessor), labels(frame), preprocessor, chunk)
+
+
+def _encoded(
+    x: dict[str, np.ndarray], y: np.ndarray, preprocessor: keras.Model, chunk: int
+) -> Encoded:
+    """Run the preprocessor over raw arrays in chunks inside ``tf.data``; keep the tensors."""
     import tensorflow as tf
 
-    x, y = parquet_arrays(path, preprocessor)
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(chunk)
     ds = ds.map(lambda f, t: (preprocessor(f), t), num_parallel_calls=tf.data.AUTOTUNE)
     parts = list(ds.cache())

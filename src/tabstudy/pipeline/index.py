@@ -79,7 +79,7 @@ def write_index() -> int:
             "html": paths.notebook_html(s.notebook),
             "notebook": paths.executed_notebook(s.notebook),
         }
-        for s in STAGES
+        for s in sorted(STAGES, key=lambda s: str(s.notebook))  # by number, not run order
         if s.notebook
     ]
     metrics = {Path(m).stem: paths.root() / m for s in (*STAGES, *COMMANDS) for m in s.metrics}

@@ -61,10 +61,40 @@ def plots() -> list[dict[str, Any]]:
             }
         },
         {
-            "Feature drift (PSI)": {
-                "template": "bar_horizontal",
-                "x": "psi",
-                "y": {_csv("monitor", "drift"): "feature"},
+            "Feature drift over time (largest PSI per feature family)": {
+                "template": "linear",
+                "x": "window",
+                "y": {
+                    _csv("monitor", "windows"): [
+                        "psi_flights",
+                        "psi_weather",
+                        "psi_planes",
+                        "psi_calendar",
+                    ]
+                },
+            }
+        },
+        {
+            "Estimated and realised ROC AUC per window": {
+                "template": "linear",
+                "x": "window",
+                "y": {_csv("monitor", "performance"): ["est_auc", "roc_auc"]},
+            }
+        },
+        {
+            "Rolling-origin ROC AUC per fold": {
+                "template": "linear",
+                "x": "fold",
+                "y": {_csv("backtest", "fold_auc"): ["logreg", "hgb", "lightgbm", "keras"]},
+            }
+        },
+        {
+            "Retraining policies: ROC AUC on the following month": {
+                "template": "linear",
+                "x": "month",
+                "y": {
+                    _csv("backtest", "policy_auc"): ["never", "sliding", "expanding", "on_alert"]
+                },
             }
         },
     ]

@@ -44,6 +44,7 @@ PROCESSED = _r(paths.processed_dir())
 BUNDLE = _r(paths.bundle_dir())
 BASELINE_PREDICTIONS = _r(paths.baseline_predictions())
 BEST_HPARAMS = _r(paths.best_hparams_file())
+BASELINE_PARAMS = _r(paths.baseline_params_file())
 STAGES: tuple[Stage, ...] = (
     Stage(
         "ingest",
@@ -83,7 +84,7 @@ STAGES: tuple[Stage, ...] = (
         "05-baselines.ipynb",
         ("baselines",),
         deps=(PROCESSED,),
-        outs=(BASELINE_PREDICTIONS, _r(paths.findings_file("baselines"))),
+        outs=(BASELINE_PREDICTIONS, BASELINE_PARAMS, _r(paths.findings_file("baselines"))),
         metrics=(_m("baselines"),),
         plots=(_r(paths.plots_dir("baselines") / "hgb_search.csv"),),
     ),
@@ -115,6 +116,28 @@ STAGES: tuple[Stage, ...] = (
         plots=(_r(paths.plots_dir("evaluate")),),
     ),
     Stage(
+        "backtest",
+        "11-backtest.ipynb",
+        ("backtest", "baselines", "monitor"),
+        deps=(PROCESSED, BEST_HPARAMS, BASELINE_PARAMS),
+        outs=(_r(paths.figures_dir("backtest")), _r(paths.findings_file("backtest"))),
+        metrics=(_m("backtest"),),
+        plots=(_r(paths.plots_dir("backtest")),),
+    ),
+    Stage(
+        "monitor",
+        "10-monitor.ipynb",
+        ("monitor", "evaluate"),
+        deps=(PROCESSED, BUNDLE, _r(paths.findings_file("backtest"))),
+        outs=(
+            _r(paths.monitoring_dir()),
+            _r(paths.figures_dir("monitor")),
+            _r(paths.findings_file("monitor")),
+        ),
+        metrics=(_m("monitor"),),
+        plots=(_r(paths.plots_dir("monitor")),),
+    ),
+    Stage(
         "model_card",
         "09-model_card.ipynb",
         ("model_card",),
@@ -128,6 +151,9 @@ STAGES: tuple[Stage, ...] = (
             _m("evaluate"),
             _r(paths.plots_dir("evaluate")),
             _r(paths.findings_file("monitor")),
+            _r(paths.findings_file("backtest")),
+            _m("backtest"),
+            _m("monitor"),
             _r(paths.root() / "requirements.lock"),
         ),
         outs=(
@@ -136,15 +162,6 @@ STAGES: tuple[Stage, ...] = (
             _r(paths.model_card("json")),
             _r(paths.findings_file("model_card")),
         ),
-    ),
-    Stage(
-        "monitor",
-        "10-monitor.ipynb",
-        ("monitor",),
-        deps=(PROCESSED, BUNDLE),
-        outs=(_r(paths.figures_dir("monitor")), _r(paths.findings_file("monitor"))),
-        metrics=(_m("monitor"),),
-        plots=(_r(paths.plots_dir("monitor") / "drift.csv"),),
     ),
 )
 MATERIALIZE = Stage(

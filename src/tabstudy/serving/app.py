@@ -236,6 +236,9 @@ def _score(
         "model_version": champ.version, "registry_version": champ.registry_version,
         "rows": len(probs), "latency_ms": latency_ms, "probability": probs.tolist(), **record,
         "features": {n: _column(v) for n, v in feats.items()},
+        "request": {n: list(v) for n, v in columns.items()},
+        "keys": record.get("keys") or rollout.request_keys(columns, state.key_fields),
+        "key_fields": list(state.key_fields),
     }])  # fmt: skip
     return Scored(request_id, probs, decisions, variants)
 

@@ -41,6 +41,8 @@ class Study(Protocol):
     config variants (:data:`tabstudy.config.STUDY_SECTIONS`)."""
 
     source: str
+    request_time_field: str | None
+    """The request field that dates a served row (None: the time the request arrived)."""
 
     def ingest(self, data: Any, seed: int) -> dict[str, pd.DataFrame]:
         """The raw tables, by name (the fact table is ``data.table``)."""

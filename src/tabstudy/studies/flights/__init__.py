@@ -39,6 +39,8 @@ class FlightsStudy:
     """The nycflights13 study (see the module docstring)."""
 
     source = features.STUDY
+    request_time_field = "sched_dep"
+    """The request field that dates a served row (the monitor's windows over the request log)."""
 
     def ingest(self, data: FlightsData, seed: int) -> dict[str, pd.DataFrame]:
         """All five tables; the flights table sampled by ``data.sample_frac``."""

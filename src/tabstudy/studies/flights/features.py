@@ -2,8 +2,10 @@
 
 Prediction time is the scheduled departure minus a horizon (``features.horizon_hours``). Every
 feature is known at that time: schedule fields, plane attributes, the latest weather observation
-at the origin at or before the prediction time (an as-of join), and the number of departures
-scheduled at the origin in the same hour. The flight's own actual times and delays are never used.
+at the origin at or before the prediction time (an as-of join), the number of departures
+scheduled at the origin in the same hour, historical late rates (:mod:`.history`) and the
+aircraft's previous leg as far as it had happened (:mod:`.legs`). The flight's own actual times
+and delays are never used.
 
 :data:`FEATURE_SPEC` is the single declaration of the flights features; the features stage writes
 it as the study's :class:`~tabstudy.spec.FeatureSet`, which everything downstream reads.
@@ -21,7 +23,7 @@ from pandas.tseries.holiday import USFederalHolidayCalendar
 
 from tabstudy.config import FlightsFeatures, FlightsTarget
 from tabstudy.spec import LABEL, MISSING_CATEGORY, Feature, FeatureSet
-from tabstudy.studies.flights import history
+from tabstudy.studies.flights import history, legs
 
 STUDY = "nycflights13"
 TIME_COLUMN = "sched_dep_utc"
@@ -61,6 +63,14 @@ FEATURE_SPEC: tuple[Feature, ...] = (
         "day of week of the scheduled departure (0 = Monday)",
     ),
     Feature("engine", "categorical", "planes", "static plane attribute", "engine type"),
+    Feature(
+        "prev_leg_status",
+        "categorical",
+        "flights",
+        "which of the previous leg's events had happened strictly before prediction time",
+        "the plane's previous leg: none, pending (not departed yet, or cancelled), departed "
+        "(departure delay known) or arrived (arrival delay known)",
+    ),
     Feature(
         "distance", "numeric", "flights", "schedule, known in advance", "route distance, miles"
     ),
@@ -126,6 +136,31 @@ FEATURE_SPEC: tuple[Feature, ...] = (
         "flights",
         "flights of the same route that had arrived before prediction time",
         f"number of flights on the route over the last {max(history.WINDOWS_DAYS)} days",
+    ),
+    Feature(
+        "prev_leg_gap_hours",
+        "numeric",
+        "flights",
+        "schedule, known in advance (the plane's tail number assumed assigned by prediction "
+        "time, as for the plane attributes)",
+        f"hours since the scheduled departure of the plane's previous New York departure "
+        f"(at most {legs.MAX_GAP_HOURS} h earlier; missing when there is none)",
+    ),
+    Feature(
+        "prev_leg_dep_delay",
+        "numeric",
+        "flights",
+        "the previous leg's actual departure (scheduled + delay) strictly before prediction "
+        "time; missing otherwise",
+        "departure delay of the plane's previous leg, minutes",
+    ),
+    Feature(
+        "prev_leg_arr_delay",
+        "numeric",
+        "flights",
+        "the previous leg's arrival known (departure + air time + margin) strictly before "
+        "prediction time; missing otherwise",
+        "arrival delay of the plane's previous leg, minutes",
     ),
 )
 HOLIDAY_CAP_DAYS = 30
@@ -342,28 +377,39 @@ def build_features(
         unresolved: ``"drop"`` or ``"positive"`` for cancelled/diverted flights.
         horizon_hours: prediction time = scheduled departure minus this.
         outcome_margin_minutes: a flight's outcome counts as known this long after its actual
-            departure plus air time (history rates only use known outcomes).
+            departure plus air time (history rates and previous legs only use known outcomes).
         history_smoothing: pseudo-count shrinking history rates toward the overall rate.
     """
-    # congestion counts every scheduled flight, so it is computed before unresolved ones drop
+    # congestion counts every scheduled flight and any flight can be a previous leg (cancelled
+    # and diverted ones too), so both are computed before unresolved ones drop
     flights = add_congestion(schedule_times(tables["flights"]))
+    leg_index = legs.LegIndex.build(legs.leg_table(flights, outcome_margin_minutes))
     flights = add_label(flights, delay_minutes, unresolved)
     flights = add_plane_features(flights, tables["planes"])
     flights = add_weather_asof(flights, tables["weather"], horizon_hours)
+    flights = legs.add_previous_leg(flights, leg_index)
     flights = history.add_history_rates(flights, outcome_margin_minutes, history_smoothing)
     return finalize(add_holiday_distance(flights))
 
 
-def time_split(frame: pd.DataFrame, valid_start: date, test_start: date) -> dict[str, pd.DataFrame]:
-    """Split rows by flight date: train < valid_start <= valid < test_start <= test."""
+def time_split(
+    frame: pd.DataFrame, valid_start: date, test_start: date, train_start: date | None = None
+) -> dict[str, pd.DataFrame]:
+    """Split rows by flight date: train_start <= train < valid_start <= valid < test_start <=
+    test (rows before ``train_start`` are left out: a sliding training window)."""
     d = frame[DATE_COLUMN]
     vs, ts = pd.Timestamp(valid_start), pd.Timestamp(test_start)
-    parts = {"train": frame[d < vs], "valid": frame[(d >= vs) & (d < ts)], "test": frame[d >= ts]}
+    first = d >= pd.Timestamp(train_start) if train_start is not None else d.notna()
+    parts = {
+        "train": frame[first & (d < vs)],
+        "valid": frame[(d >= vs) & (d < ts)],
+        "test": frame[d >= ts],
+    }
     for name, part in parts.items():
         if part.empty:
             raise ValueError(
                 f"split '{name}' is empty: check features.split dates "
-                f"(valid_start={valid_start}, test_start={test_start})"
+                f"(train_start={train_start}, valid_start={valid_start}, test_start={test_start})"
             )
     return {k: v.reset_index(drop=True) for k, v in parts.items()}
 
@@ -380,11 +426,13 @@ def build(
         cfg.outcome_margin_minutes,
         cfg.history_smoothing,
     )
-    splits = time_split(frame, cfg.split.valid_start, cfg.split.test_start)
+    splits = time_split(frame, cfg.split.valid_start, cfg.split.test_start, cfg.split.train_start)
     description = (
         f"{len(frame):,} flights (nycflights13, 2013, departures from JFK, LGA and EWR) with "
         f"{len(FEATURE_SPEC)} features as known {cfg.horizon_hours:g} hours before the "
-        f"scheduled departure, split by date: training before {cfg.split.valid_start}, "
+        f"scheduled departure, split by date: training "
+        f"{f'from {cfg.split.train_start} until' if cfg.split.train_start else 'before'} "
+        f"{cfg.split.valid_start}, "
         f"validation until {cfg.split.test_start}, test from then on."
     )
     spec = FeatureSet(

@@ -4,7 +4,8 @@ Feast's pattern (offline store = the features stage's point-in-time rows; online
 file; one set of feature definitions), without Feast (it pins pandas < 3). The store holds event
 logs and static tables, written by :func:`materialize` from the raw tables with the same functions
 the offline build uses (:func:`.features.weather_observations`, :func:`.features.plane_table`,
-:func:`.features.departure_counts`, :func:`.features.add_label`, :func:`.history.outcome_known_at`):
+:func:`.features.departure_counts`, :func:`.features.add_label`, :func:`.history.outcome_known_at`,
+:func:`.legs.leg_table`):
 
 =============  =======================================================================
 ``weather``    observations per origin and time (as-of lookups, at most 6 h old)
@@ -12,14 +13,17 @@ the offline build uses (:func:`.features.weather_observations`, :func:`.features
 ``routes``     route distance, piecewise constant from ``valid_from`` (it changed twice)
 ``departures`` departures scheduled per origin, local day and hour (the schedule)
 ``outcomes``   resolved flights as history events: when the outcome became known, late or not
+``legs``       every flight with a tail number as an aircraft leg: scheduled and actual
+               departure, when its arrival became known, its delays (previous-leg features)
 ``meta``       study, feature parameters, bundle digest, watermarks
 =============  =======================================================================
 
 :class:`FlightsOnline` loads it once into memory and answers with the *same* kernels as the offline
 build (:class:`.features.WeatherIndex`, :class:`.history.EventIndex`, :func:`.history.rates`,
-:func:`.features.holiday_distance`): a row costs two binary searches per history window, so
-aggregating the event log at lookup time beats precomputed intervals (measured in
-``benchmarks/serving.py``). :func:`append_events` updates the file incrementally.
+:class:`.legs.LegIndex`, :func:`.features.holiday_distance`): a row costs two binary searches
+per history window, so aggregating the event log at lookup time beats precomputed intervals
+(measured in ``benchmarks/serving.py``). :func:`append_events` updates the file incrementally (a
+flight's leg is replaced by its newer values, e.g. once it has arrived).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from tabstudy.config import FlightsFeatures, FlightsTarget
 from tabstudy.serving import store
 from tabstudy.serving.features import RowError
 from tabstudy.spec import MISSING_CATEGORY
-from tabstudy.studies.flights import features, history
+from tabstudy.studies.flights import features, history, legs
 
 LOCAL = ZoneInfo("America/New_York")
 HOLIDAY_RANGE = ("1990-01-01", "2060-12-31")
@@ -119,8 +123,9 @@ def _seconds(value: datetime) -> int:
 
 def schedule_rows(columns: Mapping[str, Sequence[Any]], horizon_hours: float) -> dict[str, Any]:
     """Request columns as the schedule fields the features use: local date parts, scheduled
-    departure hour and the prediction time in UTC seconds (``as_of`` or departure minus the
-    horizon; an ``as_of`` after the departure is a :class:`RowError`)."""
+    departure hour, the scheduled departure (``sched_dep_utc``) and the prediction time in UTC
+    seconds (``as_of`` or departure minus the horizon; an ``as_of`` after the departure is a
+    :class:`RowError`)."""
     deps = list(columns["sched_dep"])
     n = len(deps)
     year = np.fromiter((d.year for d in deps), "int64", n)
@@ -142,6 +147,7 @@ def schedule_rows(columns: Mapping[str, Sequence[Any]], horizon_hours: float) ->
         "hour": hour,
         "sched_dep_time": hour * 100 + minute,
         "sched_arr_time": np.fromiter((t.hour * 100 + t.minute for t in arr), "int64", n),
+        "sched_dep_utc": dep_utc,
         "prediction": pred,
     }
 
@@ -203,6 +209,7 @@ class FlightsOnline:
                 deps["origin_hour_departures"].astype("float64"), strict=True)
         )  # fmt: skip
         self.groups = _events(read("outcomes"))
+        self.legs = legs.LegIndex.build(read("legs"))
         self.holidays = features.federal_holidays(*HOLIDAY_RANGE)
 
     def describe(self) -> dict[str, Any]:
@@ -269,6 +276,8 @@ class FlightsOnline:
         indexes = {name: g.index for name, g in self.groups.items()}
         smoothing = float(self.meta["history_smoothing"])
         out.update(history.rates(indexes, codes, rows["prediction"], smoothing))
+        tail_array = np.asarray(tails, dtype=object)
+        out.update(self.legs.lookup(tail_array, rows["sched_dep_utc"], rows["prediction"]))
         return {f.name: out[f.name] for f in features.FEATURE_SPEC}
 
 
@@ -315,6 +324,10 @@ def _weather(weather: pd.DataFrame) -> pd.DataFrame:
     return features.weather_observations(weather)
 
 
+def _legs(flights: pd.DataFrame, margin: float) -> pd.DataFrame:
+    return legs.leg_table(features.schedule_times(flights), margin)
+
+
 def materialize(
     tables: dict[str, pd.DataFrame],
     target: FlightsTarget,
@@ -333,6 +346,7 @@ def materialize(
             outcome_events(flights, target, cfg.outcome_margin_minutes),
             OUTCOME_KEY,
         ),
+        "legs": (_legs(flights, cfg.outcome_margin_minutes), legs.KEY),
     }
     meta = {
         "study": features.STUDY,
@@ -365,32 +379,50 @@ def append_events(
     backfill: bool = False,
 ) -> dict[str, int]:
     """Add fresh events to the store in place (no rebuild): resolved flights as outcomes (and
-    their days' schedule and route distances when new) and weather observations. Events older
-    than the store's newest are refused unless ``backfill``. Returns the rows added per table."""
+    their days' schedule and route distances when new), every given flight as a leg (replacing
+    the leg with its tail and scheduled departure: a flight appended once departed and again
+    once arrived ends up with the newer values) and weather observations. Outcome and weather
+    events older than the store's newest are refused unless ``backfill``. Returns the rows
+    added (or, for legs, written) per table."""
     meta = store.read_meta(path)
     marks = dict(meta["watermarks"])
     target = FlightsTarget(delay_minutes=meta["delay_minutes"], unresolved=meta["unresolved"])
-    added = {"outcomes": 0, "weather": 0, "departures": 0, "routes": 0}
+    margin = float(meta["outcome_margin_minutes"])
+    added = {"outcomes": 0, "weather": 0, "departures": 0, "routes": 0, "legs": 0}
     new_out = new_wx = None
     if flights is not None and len(flights):
-        new_out = outcome_events(flights, target, float(meta["outcome_margin_minutes"]))
+        new_out = outcome_events(flights, target, margin)
         store.check_watermark("outcome", new_out["known_at"], marks.get("outcomes"), backfill)
     if weather is not None and len(weather):
         new_wx = _weather(weather)
         store.check_watermark("weather", new_wx["wx_time"], marks.get("weather"), backfill)
     with store.writing(path) as con:
         if new_out is not None and flights is not None:
-            store.append_rows(con, "outcomes", new_out)
-            added["outcomes"] = len(new_out)
-            added["departures"] = _append_schedule(con, flights)
-            added["routes"] = _append_routes(con, flights)
-            marks["outcomes"] = max(marks["outcomes"], int(new_out["known_at"].max()))
+            added.update(_append_flights(con, flights, new_out, margin))
+            if len(new_out):
+                marks["outcomes"] = max(marks["outcomes"], int(new_out["known_at"].max()))
         if new_wx is not None:
             store.append_rows(con, "weather", new_wx)
             added["weather"] = len(new_wx)
             marks["weather"] = max(marks["weather"], int(new_wx["wx_time"].max()))
         store.write_meta(con, {"watermarks": marks})
     return added
+
+
+def _append_flights(
+    con: Any, flights: pd.DataFrame, outcomes: pd.DataFrame, margin: float
+) -> dict[str, int]:
+    """Write fresh flights: their outcome events, new schedule days and route distances, and
+    their legs (``INSERT OR REPLACE`` by :data:`.legs.KEY`: the newer values win)."""
+    store.append_rows(con, "outcomes", outcomes)
+    fresh_legs = _legs(flights, margin)
+    store.append_rows(con, "legs", fresh_legs)
+    return {
+        "outcomes": len(outcomes),
+        "departures": _append_schedule(con, flights),
+        "routes": _append_routes(con, flights),
+        "legs": len(fresh_legs),
+    }
 
 
 def _append_schedule(con: Any, flights: pd.DataFrame) -> int:

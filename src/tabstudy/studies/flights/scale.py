@@ -202,4 +202,4 @@ def last_year_split(years: int, first_year: int = 2013) -> SplitConfig:
     the validation window, November and December the test window, everything before is
     training (for ``years == 1`` this is the split in params.yaml)."""
     last = first_year + years - 1
-    return SplitConfig(valid_start=date(last, 9, 1), test_start=date(last, 11, 1))
+    return SplitConfig(train_start=None, valid_start=date(last, 9, 1), test_start=date(last, 11, 1))

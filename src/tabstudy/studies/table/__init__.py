@@ -29,6 +29,8 @@ class TableStudy:
     """A study of one table of your own (see the module docstring)."""
 
     source = features.STUDY
+    request_time_field = None
+    """Your table's rows carry no request time: served rows are dated by when they arrived."""
 
     def ingest(self, data: FileData, seed: int) -> dict[str, pd.DataFrame]:
         """The file as one table named after it, sampled by ``data.sample_frac``.

@@ -1,0 +1,218 @@
+"""One monitoring report over time, for the monitor stage (the test window's rows) and for served
+traffic (the request log, ``python -m tabstudy.pipeline.monitor --requests``): the same windows,
+tests, estimates, alert rules and sentences from the same code, so the two can be compared row
+for row.
+
+The :class:`Reference` is fixed when the model is deployed (the monitor stage writes it): the
+validation window's ROC AUC and its bootstrap interval, the validation scores (the reference of
+prediction drift) and the calibrator of the confidence-based estimate, fitted on the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tabstudy import artifacts
+from tabstudy.config import MonitorConfig
+from tabstudy.monitoring import alerts as rules_
+from tabstudy.monitoring import performance, windows
+
+WINDOW = "window"
+SCORE = "score"
+TIME = "time"
+LABEL_COLUMN = "label"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What a monitored window is compared with (see the module docstring)."""
+
+    roc_auc: float
+    auc_lo: float
+    auc_hi: float
+    scores: np.ndarray
+    calibrator: performance.Calibrator
+    start: str
+    """The first day monitored (the deployment: ``features.split.test_start``)."""
+    model_version: str
+
+    def auc(self) -> dict[str, float]:
+        """The reference ROC AUC and its interval, as the alert rules read it."""
+        return {"roc_auc": self.roc_auc, "auc_lo": self.auc_lo, "auc_hi": self.auc_hi}
+
+    def write(self, directory: Path) -> None:
+        """``reference.json`` (AUC, interval, calibrator, start, model) and
+        ``reference_scores.parquet`` in ``directory``."""
+        meta = {**self.auc(), "start": self.start, "model_version": self.model_version,
+                "calibrator": self.calibrator.to_dict(), "scores": len(self.scores)}  # fmt: skip
+        artifacts.write_parquet(
+            pd.DataFrame({SCORE: self.scores}), directory / "reference_scores.parquet"
+        )
+        artifacts.write_json(meta, directory / "reference.json")
+
+    @classmethod
+    def read(cls, directory: Path) -> Reference:
+        """What :meth:`write` wrote; :class:`ValueError` naming the file when it is missing."""
+        meta_file = directory / "reference.json"
+        if not meta_file.is_file():
+            raise ValueError(
+                f"{meta_file}: no monitoring reference here; run the monitor stage "
+                "(dvc repro monitor) for the served model first"
+            )
+        meta = artifacts.read_json(meta_file)
+        scores = pd.read_parquet(directory / "reference_scores.parquet")[SCORE].to_numpy(float)
+        return cls(
+            float(meta["roc_auc"]), float(meta["auc_lo"]), float(meta["auc_hi"]), scores,
+            performance.Calibrator.from_dict(meta["calibrator"]), str(meta["start"]),
+            str(meta["model_version"]),
+        )  # fmt: skip
+
+
+def build_reference(
+    y: np.ndarray, scores: np.ndarray, start: str, model_version: str, samples: int, seed: int
+) -> Reference:
+    """The reference from the validation window's labels and the model's scores there."""
+    real = performance.realised(np.asarray(y), np.asarray(scores), samples, seed)
+    calibrator = performance.Calibrator.fit(np.asarray(scores), np.asarray(y))
+    return Reference(
+        float(real["roc_auc"]), float(real["auc_lo"]), float(real["auc_hi"]),
+        np.asarray(scores, dtype=float), calibrator, start, model_version,
+    )  # fmt: skip
+
+
+def labels_arrived_until(times: pd.Series, delay_days: float) -> pd.Timestamp:
+    """The newest time whose labels have arrived: the day after the newest row ("now") minus the
+    label delay. Rows before it have their outcome; rows from it on do not yet."""
+    now = pd.Timestamp(times.max()).normalize() + pd.Timedelta(days=1)
+    return now - pd.Timedelta(days=delay_days)
+
+
+def rules(cfg: MonitorConfig) -> rules_.AlertRules:
+    """The alert rules of the ``monitor`` params section."""
+    return rules_.AlertRules(
+        cfg.alpha, cfg.psi_warn, cfg.psi_alert, cfg.max_drifted_share, cfg.prediction_psi_alert
+    )
+
+
+@dataclass
+class Report:
+    """The monitor's tables, alerts and sentences."""
+
+    windows: pd.DataFrame
+    drift: pd.DataFrame
+    prediction: pd.DataFrame
+    performance: pd.DataFrame
+    alerts: list[dict[str, Any]]
+    findings: list[str]
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The monitor's DVC metrics: counts and first alert windows (the tables are plots)."""
+        labelled = self.performance[self.performance["labelled"].astype(bool)]
+        gap = (labelled["est_auc"] - labelled["roc_auc"]).abs()
+        return {
+            **self.facts,
+            "windows": len(self.windows),
+            "alerts": len(self.alerts),
+            "feature_drift_windows": int(sum(a["rule"] == "feature_drift" for a in self.alerts)),
+            "first_feature_drift": rules_.first_window(self.alerts, "feature_drift"),
+            "first_prediction_drift": rules_.first_window(self.alerts, "prediction_drift"),
+            "first_performance_alert": _first_of(
+                self.alerts, ("estimated_auc", "realised_auc", "blessing")
+            ),
+            "labelled_windows": len(labelled),
+            "max_abs_estimation_error": float(gap.max()) if len(gap) else None,
+        }
+
+    def write(self, directory: Path, plots: Path | None = None) -> None:
+        """``alerts.json`` and ``findings.json`` in ``directory``; the tables as CSV in
+        ``plots`` (the DVC plots folder) or ``directory``."""
+        tables = plots or directory
+        artifacts.write_csv(self.windows, tables / "windows.csv")
+        artifacts.write_csv(self.drift, tables / "drift_over_time.csv")
+        artifacts.write_csv(self.prediction, tables / "prediction_drift.csv")
+        artifacts.write_csv(self.performance, tables / "performance.csv")
+        artifacts.write_json({"alerts": self.alerts, "summary": self.summary()},
+                             directory / "alerts.json")  # fmt: skip
+        artifacts.write_json(self.findings, directory / "findings.json")
+
+
+def _first_of(alerts: list[dict[str, Any]], names: tuple[str, ...]) -> str | None:
+    found = [a["window"] for a in alerts if a["rule"] in names]
+    return min(found) if found else None
+
+
+def monitor(
+    reference_rows: pd.DataFrame,
+    rows: pd.DataFrame,
+    categorical: list[str],
+    numeric: list[str],
+    families: Mapping[str, str],
+    reference: Reference,
+    cfg: MonitorConfig,
+    min_roc_auc: float,
+    seed: int,
+    bins: int = 10,
+    reference_stats: Mapping[str, Any] | None = None,
+) -> Report:
+    """The report of ``rows`` (features, :data:`SCORE`, :data:`TIME` as a day or timestamp, and
+    :data:`LABEL_COLUMN` with NaN where the outcome is unknown) against the training window's
+    ``reference_rows`` and the deployment ``reference``."""
+    frame = rows.copy()
+    frame[TIME] = pd.to_datetime(frame[TIME]).dt.normalize()
+    frame[WINDOW] = windows.assign_windows(frame[TIME], pd.Timestamp(reference.start), cfg.window)
+    frame = frame[frame[WINDOW].notna()].reset_index(drop=True)
+    if frame.empty:
+        raise ValueError(f"no monitored row on or after {reference.start} (the deployment date)")
+    until = labels_arrived_until(frame[TIME], cfg.label_delay_days)
+    unknown = frame.loc[frame[LABEL_COLUMN].isna(), TIME]
+    if len(unknown):  # a window is labelled only when every row of it has its outcome
+        until = min(until, unknown.min())
+    drift = windows.drift_over_time(
+        reference_rows, frame, WINDOW, categorical, numeric, bins, cfg.alpha, cfg.psi_warn,
+        cfg.psi_alert, families, cfg.correction, dict(reference_stats) if reference_stats else None,
+    )  # fmt: skip
+    summary = windows.window_summary(drift)
+    prediction = windows.prediction_drift(
+        reference.scores, frame, WINDOW, SCORE, cfg.alpha, cfg.prediction_psi_alert
+    )
+    perf = performance.performance_over_time(
+        frame, WINDOW, SCORE, LABEL_COLUMN, until, TIME, reference.calibrator,
+        cfg.bootstrap_samples, cfg.estimation_draws, seed,
+    )  # fmt: skip
+    fired = rules_.alerts(summary, prediction, perf, rules(cfg), reference.auc(), min_roc_auc)
+    found = rules_.findings(
+        summary,
+        prediction,
+        perf,
+        fired,
+        reference.auc(),
+        min_roc_auc,
+        cfg.label_delay_days,
+        drift=drift,
+    )
+    facts = {
+        "rows": len(frame),
+        "first_window": str(frame[WINDOW].min()),
+        "labels_until": until.date().isoformat(),
+        "model_version": reference.model_version,
+    }
+    return Report(summary, drift, prediction, perf, fired, found, facts)
+
+
+def figures(report: Report, reference: Reference, cfg: MonitorConfig) -> dict[str, Any]:
+    """The report's figures by name: drift over time, prediction drift, performance."""
+    r = rules(cfg)
+    return {
+        "drift_over_time": rules_.plot_drift_over_time(report.windows, r),
+        "prediction_drift": rules_.plot_prediction_drift(report.prediction, r),
+        "performance": rules_.plot_performance_over_time(
+            report.performance, reference.auc(), report.alerts
+        ),
+    }
