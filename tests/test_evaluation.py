@@ -66,11 +66,14 @@ def test_reference_stats_roundtrip_and_drift_status() -> None:
     ref = json.loads(json.dumps(monitoring.reference_stats(train, ["c"], ["x"], bins=10)))
     assert len(ref["numeric"]["x"]["shares"]) == 11  # ten bins + missing
     assert sum(ref["numeric"]["x"]["shares"]) == pytest.approx(1.0)
-    same = monitoring.drift_table(ref, train, warn=0.1, alert=0.25)
-    assert set(same["status"]) == {"ok"} and same["psi"].max() < 1e-9
+    from tabstudy.monitoring import windows
+
+    same = windows.feature_tests(train, train, ["c"], ["x"], 10, reference_stats=ref)
+    assert same["psi"].max() < 1e-9
     moved = train.assign(x=train["x"] + 3, c="b")
-    table = monitoring.drift_table(ref, moved, warn=0.1, alert=0.25).set_index("feature")
-    assert table.loc["x", "status"] == "alert" and table.loc["c", "status"] == "alert"
+    table = windows.feature_tests(train, moved, ["c"], ["x"], 10, reference_stats=ref)
+    table = table.set_index("feature")
+    assert (table["psi"] > 0.25).all() and (table["pvalue"] < 1e-9).all()
     direct = monitoring.numeric_psi(train["x"], moved["x"], 10)
     assert direct == pytest.approx(table.loc["x", "psi"])
 
@@ -126,16 +129,3 @@ def test_paired_comparison_tells_tied_from_better() -> None:
     assert found[1].startswith("the MLP is tied with the twin: ROC AUC difference")
     assert found[-1] == ("the MLP trails the tree by more than 0.01 ROC AUC in: carrier B6 "
                          "(-0.040, 800 rows).")  # fmt: skip
-
-
-def test_drift_findings_say_what_drifted_and_whether_it_matters() -> None:
-    table = pd.DataFrame(
-        {"feature": ["wx_temp", "month", "x"], "psi": [0.9, 0.3, 0.01],
-         "status": ["alert", "alert", "ok"]}
-    )  # fmt: skip
-    held = monitoring.drift_findings(table, 0.1, 0.25, {"reference_auc": 0.70, "current_auc": 0.72})
-    assert held[0] == "2 of 3 features drifted beyond PSI 0.25 and 0 beyond 0.1."
-    assert held[1] == "Most drifted: wx_temp (0.90), month (0.30)."
-    assert "has not (yet) cost ranking quality" in held[2]
-    lost = monitoring.drift_findings(table, 0.1, 0.25, {"reference_auc": 0.70, "current_auc": 0.65})
-    assert lost[2].endswith("so the drift matters.")

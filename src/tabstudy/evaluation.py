@@ -17,6 +17,8 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from tabstudy.stats import bootstrap_aucs
+
 CURVE_POINTS = 201
 
 
@@ -34,16 +36,11 @@ def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 def bootstrap_auc(
     y: np.ndarray, p: np.ndarray, samples: int, seed: int, level: float = 0.95
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of ROC AUC (rows resampled with replacement)."""
+    """Percentile bootstrap interval of ROC AUC (rows resampled with replacement; exact AUC per
+    resample from one sort, :mod:`tabstudy.stats`)."""
     if samples == 0:
         return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    y, p = np.asarray(y), np.asarray(p)
-    stats = []
-    for _ in range(samples):
-        idx = rng.integers(0, len(y), len(y))
-        if y[idx].min() != y[idx].max():
-            stats.append(roc_auc_score(y[idx], p[idx]))
+    stats = bootstrap_aucs(np.asarray(y), {"p": np.asarray(p)}, samples, seed)["p"]
     alpha = (1 - level) / 2
     lo, hi = np.quantile(stats, [alpha, 1 - alpha])
     return float(lo), float(hi)
@@ -281,14 +278,9 @@ def paired_auc_difference(
     diff = float(roc_auc_score(y, p_a) - roc_auc_score(y, p_b))
     if samples == 0:
         return diff, float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    stats = []
-    for _ in range(samples):
-        idx = rng.integers(0, len(y), len(y))
-        if y[idx].min() != y[idx].max():
-            stats.append(roc_auc_score(y[idx], p_a[idx]) - roc_auc_score(y[idx], p_b[idx]))
+    stats = bootstrap_aucs(y, {"a": p_a, "b": p_b}, samples, seed)
     alpha = (1 - level) / 2
-    lo, hi = np.quantile(stats, [alpha, 1 - alpha])
+    lo, hi = np.quantile(stats["a"] - stats["b"], [alpha, 1 - alpha])
     return diff, float(lo), float(hi)
 
 

@@ -10,7 +10,7 @@ of thousands of rows take seconds.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,11 +20,10 @@ from tabstudy import evaluation
 from tabstudy.backtest.candidates import Candidate
 from tabstudy.backtest.folds import Fold, fold_rows
 from tabstudy.spec import LABEL, FeatureSet
+from tabstudy.stats import chunks, stratified_weights, weighted_auc
 
 METRICS: tuple[str, ...] = ("roc_auc", "pr_auc", "log_loss", "brier")
 KEYS: list[str] = ["fold", "variant", "model"]
-CHUNK = 25
-"""Bootstrap resamples evaluated at once (bounds memory: CHUNK x rows weights)."""
 
 
 def _time_column(spec: FeatureSet) -> str:
@@ -119,38 +118,6 @@ def summary(metrics: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns="_v").reset_index(drop=True)
 
 
-def weighted_auc(y: np.ndarray, p: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """ROC AUC of scores ``p`` for labels ``y`` under each row of ``weights`` (shape
-    (resamples, rows): how often each row counts), ties counted one half: one sort, then sums of
-    positive weight times the negative weight below it, per group of tied scores."""
-    order = np.argsort(p, kind="stable")
-    ps, positive = p[order], y[order].astype(bool)
-    starts = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]])
-    w = weights[:, order]
-    pos = np.add.reduceat(np.where(positive, w, 0.0), starts, axis=1)
-    neg = np.add.reduceat(np.where(positive, 0.0, w), starts, axis=1)
-    wins = (pos * (np.cumsum(neg, axis=1) - 0.5 * neg)).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return wins / (pos.sum(axis=1) * neg.sum(axis=1))
-
-
-def stratified_weights(strata: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
-    """``draws`` bootstrap resamples as row counts (shape (draws, rows)): within each stratum,
-    as many rows as it has, drawn with replacement."""
-    out = np.zeros((draws, len(strata)))
-    for s in pd.unique(strata):
-        idx = np.flatnonzero(strata == s)
-        n = len(idx)
-        pick = rng.integers(0, n, (draws, n)) + n * np.arange(draws)[:, None]
-        out[:, idx] = np.bincount(pick.ravel(), minlength=draws * n).reshape(draws, n)
-    return out
-
-
-def _chunks(samples: int) -> Iterator[int]:
-    for start in range(0, samples, CHUNK):
-        yield min(CHUNK, samples - start)
-
-
 def resampled_aucs(
     y: np.ndarray, strata: np.ndarray, scores: Mapping[str, np.ndarray], samples: int, seed: int
 ) -> dict[str, np.ndarray]:
@@ -158,7 +125,7 @@ def resampled_aucs(
     each stratum), so differences between columns are paired."""
     rng = np.random.default_rng(seed)
     out: dict[str, list[np.ndarray]] = {k: [] for k in scores}
-    for draws in _chunks(samples):
+    for draws in chunks(samples):
         w = stratified_weights(strata, draws, rng)
         for k, p in scores.items():
             out[k].append(weighted_auc(y, p, w))

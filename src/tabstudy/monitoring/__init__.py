@@ -1,5 +1,9 @@
-"""Feature drift of a current window against the training reference: the population stability
-index (PSI) per feature, with bins fixed on the reference."""
+"""Monitoring: the population stability index (PSI) with bins fixed on the training reference
+(here, with the reference statistics the features stage saves), and the canary/shadow
+comparison of two models on the same served rows. The submodules watch a deployed model over
+time: :mod:`.windows` (drift tests and effect sizes per window), :mod:`.performance` (realised
+and estimated performance), :mod:`.alerts` (rules, sentences, plots) and :mod:`.report` (one
+report for the monitor stage and for the request log)."""
 
 from __future__ import annotations
 
@@ -71,89 +75,6 @@ def _category_psi(ref: dict[str, float], cur: dict[str, float]) -> float:
     return _psi(
         np.array([ref.get(c, 0.0) for c in cats]), np.array([cur.get(c, 0.0) for c in cats])
     )
-
-
-def drift_table(
-    reference: dict[str, dict], cur: pd.DataFrame, warn: float, alert: float
-) -> pd.DataFrame:
-    """PSI of every feature in ``reference`` (see :func:`reference_stats`) against ``cur``, with
-    a status: ok (< warn), warn, or alert (>= alert)."""
-    rows = [
-        {"feature": n, "kind": "categorical", "psi": _category_psi(shares, category_shares(cur[n]))}
-        for n, shares in reference["categorical"].items()
-    ]
-    rows += [
-        {
-            "feature": n,
-            "kind": "numeric",
-            "psi": _psi(np.asarray(r["shares"]), numeric_shares(cur[n], r["edges"])),
-        }
-        for n, r in reference["numeric"].items()
-    ]
-    table = pd.DataFrame(rows)
-    table["status"] = np.select(
-        [table["psi"] >= alert, table["psi"] >= warn], ["alert", "warn"], "ok"
-    )
-    return table.sort_values("psi", ascending=False).reset_index(drop=True)
-
-
-def drift_summary(table: pd.DataFrame) -> dict[str, object]:
-    """Counts by status and the most drifted feature (every feature's PSI is in the drift table,
-    a DVC plot, so that ``dvc metrics show`` stays narrow)."""
-    top = table.iloc[0]
-    return {
-        "features": len(table),
-        "alerts": int((table["status"] == "alert").sum()),
-        "warnings": int((table["status"] == "warn").sum()),
-        "max_psi": float(top["psi"]),
-        "max_psi_feature": str(top["feature"]),
-    }
-
-
-def plot_drift(table: pd.DataFrame, warn: float, alert: float) -> object:
-    """Horizontal bars of PSI per feature with the warn and alert thresholds."""
-    import matplotlib.pyplot as plt
-
-    t = table.sort_values("psi")
-    fig, ax = plt.subplots(figsize=(7, 0.25 * len(t) + 1))
-    colors = t["status"].map({"ok": "#55A868", "warn": "#DD8452", "alert": "#C44E52"})
-    ax.barh(t["feature"], t["psi"], color=colors)
-    ax.axvline(warn, color="#DD8452", linestyle="--", linewidth=1)
-    ax.axvline(alert, color="#C44E52", linestyle="--", linewidth=1)
-    ax.set(title="Feature drift, test vs training (PSI)", xlabel="PSI")
-    fig.tight_layout()
-    return fig
-
-
-def drift_findings(
-    table: pd.DataFrame, warn: float, alert: float, performance: Mapping[str, float]
-) -> list[str]:
-    """Sentences computed from the drift table and the model's AUC on the training window's
-    validation rows against the monitored rows: what drifted and whether it matters."""
-    alerts = table[table["status"] == "alert"]
-    warns = table[table["status"] == "warn"]
-    out = [
-        f"{len(alerts)} of {len(table)} features drifted beyond PSI {alert:g} and {len(warns)} "
-        f"beyond {warn:g}."
-    ]
-    if not alerts.empty:
-        top = ", ".join(f"{r.feature} ({r.psi:.2f})" for r in alerts.head(5).itertuples())
-        out.append(f"Most drifted: {top}.")
-    before, after = performance["reference_auc"], performance["current_auc"]
-    change = after - before
-    verdict = (
-        "the model ranks the monitored rows about as well as the validation rows"
-        if abs(change) < 0.01
-        else "the model ranks the monitored rows better than the validation rows"
-        if change > 0
-        else "the model ranks the monitored rows worse than the validation rows"
-    )
-    out.append(
-        f"ROC AUC {before:.4f} on the validation window and {after:.4f} on the monitored rows "
-        f"({change:+.4f}): {verdict}, so the drift "
-        f"{'has not (yet) cost ranking quality' if change > -0.01 else 'matters'}."
-    )
-    return out
 
 
 # --- canary / shadow rollout: the champion and the challenger on the same served rows ---------

@@ -18,8 +18,18 @@ import pandas as pd
 from scipy.stats import rankdata
 from sklearn.isotonic import IsotonicRegression
 
+from tabstudy.stats import chunks as _stat_chunks
+from tabstudy.stats import weighted_auc
+
 ECE_BINS = 10
 CHUNK = 50  # resamples / draws held in memory at a time
+
+
+def chunks(total: int) -> Iterator[int]:
+    """``total`` resamples or draws in chunks of :data:`CHUNK`."""
+    return _stat_chunks(total, CHUNK)
+
+
 ESTIMATED_COLUMNS = [
     "est_auc", "est_auc_lo", "est_auc_hi", "est_brier", "est_brier_lo", "est_brier_hi",
     "expected_rate",
@@ -30,11 +40,6 @@ REALISED_COLUMNS = [
 ]  # fmt: skip
 
 
-def _chunks(total: int) -> Iterator[int]:
-    for begin in range(0, total, CHUNK):
-        yield min(CHUNK, total - begin)
-
-
 def _interval(values: np.ndarray, level: float) -> tuple[float | None, float | None]:
     """Percentile interval of the finite ``values`` (None when there are none)."""
     values = values[np.isfinite(values)]
@@ -43,21 +48,6 @@ def _interval(values: np.ndarray, level: float) -> tuple[float | None, float | N
     tail = (1 - level) / 2
     lo, hi = np.quantile(values, [tail, 1 - tail])
     return float(lo), float(hi)
-
-
-def _weighted_auc(weights: np.ndarray, y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """ROC AUC of ``p`` for each row of ``weights`` (how often each row was drawn: a bootstrap
-    resample), exact with ties (a tie counts one half); NaN where a resample has one class."""
-    order = np.argsort(p, kind="stable")
-    ps, ys, w = p[order], y[order].astype("float64"), weights[:, order].astype("float64")
-    starts = np.flatnonzero(np.r_[True, np.diff(ps) != 0])
-    pos = np.add.reduceat(w * ys, starts, axis=1)
-    neg = np.add.reduceat(w * (1 - ys), starts, axis=1)
-    below = np.cumsum(neg, axis=1) - neg
-    pairs = pos.sum(axis=1) * neg.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        auc = (pos * (below + 0.5 * neg)).sum(axis=1) / pairs
-    return np.where(pairs > 0, auc, np.nan)
 
 
 def _ece(y: np.ndarray, p: np.ndarray, bins: int = ECE_BINS) -> float:
@@ -86,14 +76,14 @@ def realised(
     rng = np.random.default_rng(seed)
     aucs, briers = [], []
     sq = (p - y) ** 2
-    for size in _chunks(samples):
+    for size in chunks(samples):
         idx = rng.integers(0, n, (size, n))
         flat = (idx + n * np.arange(size)[:, None]).ravel()
         weights = np.bincount(flat, minlength=size * n).reshape(size, n)
         briers.append(weights @ sq / n)
-        aucs.append(_weighted_auc(weights, y, p))
+        aucs.append(weighted_auc(y, p, weights))
     one_class = y.min() == y.max()
-    auc = None if one_class else float(_weighted_auc(np.ones((1, n)), y, p)[0])
+    auc = None if one_class else float(weighted_auc(y, p, np.ones((1, n)))[0])
     auc_lo, auc_hi = (None, None) if one_class else _interval(np.concatenate(aucs or [[]]), level)
     brier_lo, brier_hi = _interval(np.concatenate(briers or [[]]), level)
     mean_p, rate = float(p.mean()), float(y.mean())
@@ -156,7 +146,7 @@ def estimated(
     ranks = rankdata(s)  # average ranks for ties: Mann-Whitney per draw
     rng = np.random.default_rng(seed)
     aucs, briers = [], []
-    for size in _chunks(draws):
+    for size in chunks(draws):
         labels = (rng.random((size, n)) < c).astype("float64")
         pos = labels.sum(axis=1)
         pairs = pos * (n - pos)

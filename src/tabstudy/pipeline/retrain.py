@@ -31,10 +31,10 @@ POLICIES = ("sliding", "expanding")
 def month_start(text: str) -> date:
     """``YYYY-MM`` (or a date) as the first day of its month; :class:`ValueError` otherwise."""
     try:
-        stamp = pd.Timestamp(text)
+        day = date.fromisoformat(text if len(text) > 7 else f"{text}-01")
     except ValueError:
         raise ValueError(f"--month {text!r} is not a month (YYYY-MM)") from None
-    return stamp.to_period("M").to_timestamp().date()
+    return day.replace(day=1)
 
 
 def first_day() -> date:
