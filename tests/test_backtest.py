@@ -223,13 +223,13 @@ def test_paired_comparison_ties_a_copy_and_finds_a_better_model() -> None:
     assert win["p_value"] == pytest.approx(1 / 200)  # floored: no resample crossed zero
     k, w = (preds[preds["model"] == m] for m in ("keras", "weak"))
     pooled = roc_auc_score(k[LABEL], k["p"]) - roc_auc_score(w[LABEL], w["p"])
-    assert win["auc_difference"] == pytest.approx(pooled)
+    assert win["pooled_difference"] == pytest.approx(pooled)
     per_fold = [
         roc_auc_score(k[k["fold"] == f][LABEL], k[k["fold"] == f]["p"])
         - roc_auc_score(w[w["fold"] == f][LABEL], w[w["fold"] == f]["p"])
         for f in ("f0", "f1", "f2")
     ]
-    assert win["mean_fold_difference"] == pytest.approx(np.mean(per_fold))
+    assert win["auc_difference"] == pytest.approx(np.mean(per_fold))  # within folds
     worse = ro.paired_comparison(preds, "all", "weak", ["keras"], samples=100, seed=0)
     assert worse.loc[0, "verdict"] == "worse"
 
@@ -329,3 +329,22 @@ def test_policy_windows_and_retrain_split_dates() -> None:
         rt.retrain_split("never", nov, first, 3)
     with pytest.raises(ValueError, match="no training rows"):
         rt.retrain_split("sliding", nov, first, 1)
+
+
+def test_the_stage_says_why_without_a_time_column(tmp_path) -> None:
+    import dataclasses
+
+    from tabstudy.backtest import stage
+    from tabstudy.config import BacktestConfig
+
+    spec = dataclasses.replace(SPEC, time_column=None)
+    cfg = BacktestConfig(
+        fold="month", first_test=None, train_window="sliding", train_months=3, keras_epochs=1,
+        bootstrap_samples=10, policies=["never"], policy_model="lightgbm", initial_months=1,
+    )  # fmt: skip
+    outcome = stage.run(pd.DataFrame({"x": [1.0]}), spec, cfg, [], None, 0, 0.1)
+    assert outcome.metrics_json() == {"applicable": False}
+    assert "not applicable, the rows have no time column" in outcome.findings[0]
+    assert list(stage.figures(outcome)) == ["not_applicable"]
+    outcome.write(tmp_path)
+    assert (tmp_path / "fold_auc.csv").is_file() and (tmp_path / "rolling_summary.csv").is_file()

@@ -121,14 +121,18 @@ def summary(metrics: pd.DataFrame) -> pd.DataFrame:
 def resampled_aucs(
     y: np.ndarray, strata: np.ndarray, scores: Mapping[str, np.ndarray], samples: int, seed: int
 ) -> dict[str, np.ndarray]:
-    """ROC AUC of every score column under the same ``samples`` resamples (rows drawn within
-    each stratum), so differences between columns are paired."""
+    """The mean over folds (``strata``) of each score column's within-fold ROC AUC, under the
+    same ``samples`` resamples (rows drawn within each fold), so differences between columns are
+    paired. Within folds, because each fold's models were trained apart: pooling their scores
+    across folds would mix their calibrations into the ranking."""
     rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(strata == s) for s in pd.unique(strata)]
     out: dict[str, list[np.ndarray]] = {k: [] for k in scores}
     for draws in chunks(samples):
         w = stratified_weights(strata, draws, rng)
         for k, p in scores.items():
-            out[k].append(weighted_auc(y, p, w))
+            per_fold = [weighted_auc(y[g], p[g], w[:, g]) for g in groups]
+            out[k].append(np.mean(per_fold, axis=0))
     return {k: np.concatenate(v) if v else np.empty(0) for k, v in out.items()}
 
 
@@ -155,19 +159,20 @@ def _paired(
     samples: int,
     level: float,
 ) -> dict[str, Any]:
-    """Pooled ROC AUC of ``a`` and ``b``, their difference with its percentile interval, the
-    bootstrap p-value, the mean per-fold difference and a verdict."""
+    """Mean within-fold ROC AUC of ``a`` and ``b``, their difference with its percentile
+    interval, the bootstrap p-value, the pooled difference (for reference) and a verdict."""
     ones = np.ones((1, len(y)))
-    auc_a, auc_b = weighted_auc(y, a, ones)[0], weighted_auc(y, b, ones)[0]
+    pooled = weighted_auc(y, a, ones)[0] - weighted_auc(y, b, ones)[0]
     diffs = boot[0] - boot[1]
     diffs = diffs[~np.isnan(diffs)]
     alpha = (1 - level) / 2
     lo, hi = np.quantile(diffs, [alpha, 1 - alpha]) if len(diffs) else (np.nan, np.nan)
-    per_fold = _fold_aucs(y, strata, a) - _fold_aucs(y, strata, b)
+    fold_a, fold_b = _fold_aucs(y, strata, a), _fold_aucs(y, strata, b)
     return {
-        "auc_a": float(auc_a), "auc_b": float(auc_b), "auc_difference": float(auc_a - auc_b),
+        "auc_a": float(fold_a.mean()), "auc_b": float(fold_b.mean()),
+        "auc_difference": float((fold_a - fold_b).mean()),
         "lo": float(lo), "hi": float(hi), "p_value": _bootstrap_p(diffs, samples),
-        "mean_fold_difference": float(per_fold.mean()), "folds": int(per_fold.size),
+        "pooled_difference": float(pooled), "folds": int(fold_a.size),
         "rows": len(y), "samples": samples, "level": level,
         "verdict": "better" if lo > 0 else "worse" if hi < 0 else "tied",
     }  # fmt: skip
@@ -195,12 +200,12 @@ def paired_comparison(
     level: float = 0.95,
 ) -> pd.DataFrame:
     """``candidate`` against each of ``others`` (default: every other model) on the same rows
-    of ``variant``, all folds pooled.
+    of ``variant``: the mean over folds of the within-fold ROC AUC difference.
 
     Returns one row per other model: ``variant``, ``candidate``, ``other``, ``auc_candidate``,
     ``auc_other``, ``auc_difference`` (candidate minus other), ``lo``/``hi`` (percentile interval
     at ``level`` of a paired bootstrap resampling rows within each fold), ``p_value`` (two-sided,
-    floored at 1/samples), ``mean_fold_difference``, ``folds``, ``rows``, ``samples``, ``level`` and
+    floored at 1/samples), ``pooled_difference``, ``folds``, ``rows``, ``samples``, ``level`` and
     ``verdict`` (``better``/``worse`` when the interval excludes 0, else ``tied``).
     """
     wide, y = _wide(predictions, [variant])
@@ -232,7 +237,7 @@ def variant_effect(
     ``other_variant`` (without it), same rows, with the paired fold-stratified bootstrap.
 
     Returns one row per model: ``model``, ``base_variant``, ``other_variant``, ``auc_base``,
-    ``auc_other``, ``auc_difference``, ``lo``, ``hi``, ``p_value``, ``mean_fold_difference``,
+    ``auc_other``, ``auc_difference``, ``lo``, ``hi``, ``p_value``, ``pooled_difference``,
     ``folds``, ``rows``, ``samples``, ``level`` and ``verdict`` (``better``: the base variant is
     better).
     """
@@ -282,10 +287,10 @@ def rolling_findings(
     out = [_summary_sentence(summary, variant)]
     for r in comparison.to_dict("records"):
         out.append(
-            f"{r['candidate']} minus {r['other']}: pooled ROC AUC difference "
-            f"{r['auc_difference']:+.4f} (paired bootstrap within folds, {r['samples']} "
-            f"resamples, {r['level']:.0%} {_interval(r)}; mean per-fold "
-            f"difference {r['mean_fold_difference']:+.4f}): {r['verdict']}."
+            f"{r['candidate']} minus {r['other']}: ROC AUC difference "
+            f"{r['auc_difference']:+.4f}, the mean over {r['folds']} folds (paired bootstrap "
+            f"within folds, {r['samples']} resamples, {r['level']:.0%} {_interval(r)}): "
+            f"{r['verdict']}."
         )
     if effect is None or effect.empty:
         out.append("The feature-group ablation does not apply: the feature set has none of them.")

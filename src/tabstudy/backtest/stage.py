@@ -178,9 +178,15 @@ def run(
 
 
 def figures(outcome: Outcome) -> dict[str, Any]:
-    """The backtest's figures by name (none when it did not apply)."""
+    """The backtest's figures by name (one saying why, when it did not apply)."""
     if outcome.metrics.empty:
-        return {}
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 1.2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "\n".join(outcome.findings) or "not applicable", ha="center",
+                va="center", wrap=True)  # fmt: skip
+        return {"not_applicable": fig}
     return {
         "rolling_folds": rolling.plot_folds(outcome.metrics),
         "retraining": retraining.plot_policies(outcome.policies),
