@@ -158,6 +158,11 @@ def baseline_params_file() -> Path:
     return models_dir() / "baseline_params.json"
 
 
+def timings_file(stage: str) -> Path:
+    """Wall times a stage measured (not a DVC output: they differ from run to run)."""
+    return reports_dir() / "timings" / f"{stage}.json"
+
+
 def monitoring_dir() -> Path:
     """The monitor's report over time: alerts.json, the reference it compares against, and the
     tables (the monitor stage, or ``--requests`` for served traffic under ``requests/``)."""

@@ -70,16 +70,34 @@ class Outcome:
             out["policy_trainings"] = ps["trainings"].astype(int).to_dict()
         return out
 
+    def timings(self) -> dict[str, Any]:
+        """Wall seconds of the fits: per rolling-origin model and per retraining policy (the
+        same fit charged to every policy that trains that window). They vary from run to run,
+        so they are kept out of the DVC outputs (:func:`tabstudy.paths.timings_file`)."""
+        if self.fits.empty:
+            return {}
+        return {
+            "rolling_fit_seconds": self.fits.groupby("model", sort=False)["fit_seconds"]
+            .sum()
+            .round(2)
+            .to_dict(),
+            "policy_fit_seconds": self.policy_summary.set_index("policy")["fit_seconds"]
+            .round(2)
+            .to_dict(),
+        }
+
     def write(self, plots: Path) -> None:
         """The tables as CSV in the DVC plots folder (``fold_auc.csv`` and ``policy_auc.csv``
-        are wide, one column per model or policy, for ``dvc plots``)."""
+        are wide, one column per model or policy, for ``dvc plots``); without wall times, so
+        an equal run writes equal bytes."""
+        drop = lambda t: t.drop(columns=["fit_seconds"], errors="ignore")  # noqa: E731
         artifacts.write_csv(self.folds, plots / "folds.csv")
         artifacts.write_csv(self.metrics, plots / "fold_metrics.csv")
-        artifacts.write_csv(self.fits, plots / "fits.csv")
+        artifacts.write_csv(drop(self.fits), plots / "fits.csv")
         artifacts.write_csv(self.comparison, plots / "comparison.csv")
         artifacts.write_csv(self.effect, plots / "delay_propagation.csv")
-        artifacts.write_csv(self.policies, plots / "policies.csv")
-        artifacts.write_csv(self.policy_summary, plots / "policy_summary.csv")
+        artifacts.write_csv(drop(self.policies), plots / "policies.csv")
+        artifacts.write_csv(drop(self.policy_summary), plots / "policy_summary.csv")
         artifacts.write_csv(rolling_summary(self.summary), plots / "rolling_summary.csv")
         artifacts.write_csv(wide(self.metrics, "fold", "model", ALL), plots / "fold_auc.csv")
         artifacts.write_csv(wide(self.policies, "month", "policy"), plots / "policy_auc.csv")
