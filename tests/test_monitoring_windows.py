@@ -270,6 +270,8 @@ def test_realised_auc_fires_when_the_signal_weakens_and_the_estimate_cannot_see_
     assert (perf["est_auc"] > auc["auc_lo"] - 0.02).all()
     message = next(a for a in fired if a["rule"] == "realised_auc")["message"]
     assert window_start(SHIFT_FROM) in message
+    found = al.findings(no_drift, no_prediction, perf, fired, auc, 0.7, label_delay_days=7)
+    assert any("more misses than sampling error explains" in f for f in found), found
 
 
 def test_estimated_auc_covers_the_realised_one_on_a_calibrated_stream() -> None:

@@ -213,6 +213,20 @@ def _performance_sentences(performance: pd.DataFrame, label_delay_days: float) -
             f"estimate missed it by at most {gap.max():.4f} (window {worst['window']}: "
             f"estimated {worst['est_auc']:.4f}, realised {worst['roc_auc']:.4f})."
         )
+        inside = int(
+            labelled["roc_auc"].between(labelled["est_auc_lo"], labelled["est_auc_hi"]).sum()
+        )
+        out.append(
+            f"The realised ROC AUC fell inside the estimate's stated interval in {inside} of "
+            f"{len(labelled)} labelled windows: "
+            + (
+                "the estimate can be trusted this far."
+                if inside >= 0.9 * len(labelled)
+                else "more misses than sampling error explains, so the calibration learned on the "
+                "validation window no longer holds (the relation between features and delays "
+                "moved); trust realised performance over the estimate here."
+            )
+        )
     if waiting:
         out.append(
             f"{waiting} window(s) had no realised performance yet: their labels arrive "
@@ -306,7 +320,8 @@ def plot_drift_over_time(summary: pd.DataFrame, rules: AlertRules) -> object:
         ax.scatter(x[flagged], summary.loc[flagged, "max_psi"], marker="x", color="#C44E52",
                    s=60, zorder=3, label="feature_drift alert")  # fmt: skip
     ax.set(title="Feature drift over time (largest PSI per family)", xlabel="window start",
-           ylabel="PSI")  # fmt: skip
+           ylabel="PSI (linear below 0.1, log above)")  # fmt: skip
+    ax.set_yscale("symlog", linthresh=0.1)  # the thresholds stay visible beside PSIs of 5+
     ax.legend(fontsize=8, ncol=2)
     fig.autofmt_xdate()
     fig.tight_layout()
