@@ -78,7 +78,7 @@ def test_report_pages_are_clean(first_run) -> None:
     no raw object dump; executed notebooks carry no machine path."""
     work, _ = first_run
     pages = sorted((work / "reports" / "html").glob("*.html"))
-    assert len(pages) == 10
+    assert len(pages) == 11
     titles = set()
     for page in pages:
         html = page.read_text()
@@ -90,7 +90,7 @@ def test_report_pages_are_clean(first_run) -> None:
         for dump in ("StageConfig(", "Blessing(", "TrainConfig(", "{&#x27;"):
             assert dump not in html, (page.name, dump)
         assert len(html) < 1_000_000, page.name
-    assert len(titles) == 10
+    assert len(titles) == 11
     for nb in (work / "reports" / "notebooks").glob("*.ipynb"):
         text = nb.read_text()
         assert str(work) not in text and "input_path" not in text, nb.name
@@ -120,7 +120,7 @@ def test_two_clean_runs_are_byte_identical(first_run, tmp_path_factory) -> None:
     _run(work1, "dvc", "repro")
     _run(work2, "dvc", "repro")
     out1, out2 = _outputs(work1), _outputs(work2)
-    assert len([k for k in out1 if k.startswith("reports/metrics/")]) == 10
+    assert len([k for k in out1 if k.startswith("reports/metrics/")]) == 11
     assert (
         "models/bundle/model.keras" in out1 and "models/bundle/saved_model/saved_model.pb" in out1
     )
@@ -163,7 +163,7 @@ def test_every_params_edit_makes_exactly_its_stages_stale(first_run, tmp_path) -
     original = (work / "params.yaml").read_text()
     edits = [
         ({"tune.profiles.smoke.min_layers": 1}, {"tune"}),  # add an override key
-        ({"baselines.profiles.smoke.hgb_trials": 3}, {"baselines"}),  # change one
+        ({"baselines.profiles.smoke.hgb_trials": 3}, {"baselines", "backtest"}),  # change one
         ({"train.profiles.smoke.patience": DELETE}, {"train"}),  # remove one
         ({"data.profiles.smoke": DELETE}, {"ingest", "validate", "eda", "features", "materialize"}),
         ({"features.slices": ["carrier"]}, {"eda", "features", "materialize"}),  # a slice

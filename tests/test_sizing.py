@@ -41,7 +41,7 @@ def test_a_random_only_search_is_called_so(resolved) -> None:
     tune = config.stage_config("full", 1, tune={**resolved["tune"], "initial_points": 8}).tune
     _, notes = sizing.sized_tune(tune, FLIGHTS_TRAIN_ROWS)
     assert notes == [
-        "tune.initial_points 8 >= tune.max_trials 8: every trial is a random draw, none is "
+        "tune.initial_points 8 >= tune.max_trials 6: every trial is a random draw, none is "
         "chosen by the Bayesian model"
     ]
 
