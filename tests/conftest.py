@@ -95,13 +95,19 @@ def set_params(work: Path, **changes: object) -> None:
 DELETE = object()
 
 
-def committed_copy(run: Path, dest: Path) -> Path:
+def current_copy(run: Path, dest: Path) -> Path:
     """A copy of a pipeline run at ``dest``, brought up to date by ``dvc repro`` (earlier tests
-    may have changed the shared run) and committed, as registry and experiment commands need."""
+    may have changed a parameter of the shared run)."""
     shutil.copytree(run, dest, symlinks=True)
+    run_in(dest, "dvc", "repro")
+    return dest
+
+
+def committed_copy(run: Path, dest: Path) -> Path:
+    """:func:`current_copy`, committed, as registry and experiment commands need."""
+    current_copy(run, dest)
     for key, value in (("user.name", "tabstudy test"), ("user.email", "test@example.org")):
         run_in(dest, "git", "config", key, value)
-    run_in(dest, "dvc", "repro")
     run_in(dest, "git", "add", "-A")
     run_in(dest, "git", "commit", "-q", "-m", "smoke run")
     return dest

@@ -123,6 +123,13 @@ def _unknown_at(flights: pd.DataFrame, i: int, t: pd.Timestamp) -> tuple[np.ndar
     return not_departed, (_known_at(flights) >= t).fillna(True).to_numpy() | own
 
 
+def picked(tables: dict[str, pd.DataFrame], pick: int) -> tuple[pd.DataFrame, int, int]:
+    """The flights table, the row hypothesis's ``pick`` lands on, and that row's flight number."""
+    flights = tables["flights"]
+    i = pick % len(flights)
+    return flights, i, int(flights.iloc[i]["flight"])
+
+
 def _same(a: pd.Series, b: pd.Series) -> bool:
     return all((pd.isna(x) and pd.isna(y)) or x == y for x, y in zip(a, b, strict=True))
 
@@ -130,9 +137,7 @@ def _same(a: pd.Series, b: pd.Series) -> bool:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tables=flight_tables(), pick=st.integers(0, 10_000), seed=st.integers(0, 2**16))
 def test_perturbing_the_future_changes_nothing(tables, pick, seed) -> None:
-    flights = tables["flights"]
-    i = pick % len(flights)
-    flight_no = int(flights.iloc[i]["flight"])
+    flights, i, flight_no = picked(tables, pick)
     before = _features(tables, flight_no)
     t = _prediction_time(flights, i)
     not_departed, future = _unknown_at(flights, i, t)
@@ -156,9 +161,7 @@ def test_perturbing_the_future_changes_nothing(tables, pick, seed) -> None:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tables=flight_tables(), pick=st.integers(0, 10_000))
 def test_deleting_the_future_changes_nothing(tables, pick) -> None:
-    flights = tables["flights"]
-    i = pick % len(flights)
-    flight_no = int(flights.iloc[i]["flight"])
+    flights, i, flight_no = picked(tables, pick)
     t = _prediction_time(flights, i)
     before = _features(tables, flight_no).drop(SCHEDULE_ONLY)
     keep = (_known_at(flights) < t).fillna(False).to_numpy() | (np.arange(len(flights)) == i)
@@ -174,9 +177,7 @@ def test_blanking_the_future_changes_nothing(tables, pick) -> None:
     """Every flight stays on the schedule, but what was not known at t is blanked: the departure
     of flights not departed by t and the arrival of flights whose outcome was not known (the
     flight's own included); weather after t is deleted. Every feature stays the same."""
-    flights = tables["flights"]
-    i = pick % len(flights)
-    flight_no = int(flights.iloc[i]["flight"])
+    flights, i, flight_no = picked(tables, pick)
     t = _prediction_time(flights, i)
     before = _features(tables, flight_no)
     not_departed, future = _unknown_at(flights, i, t)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from tabstudy.spec import LABEL
 from tabstudy.studies.flights import features as fe
 from tabstudy.studies.flights import ingest, legs
-from tests.test_leakage import HORIZON_H, MARGIN_MIN, flight_tables
+from tests.test_leakage import HORIZON_H, MARGIN_MIN, flight_tables, picked
 
 H = 3600
 NAN = float("nan")
@@ -229,9 +229,7 @@ def test_a_previous_leg_arriving_at_or_after_t_reveals_no_arrival(tables, pick, 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tables=flight_tables(), pick=st.integers(0, 10_000), seed=st.integers(0, 2**16))
 def test_own_delays_never_change_own_previous_leg(tables, pick, seed) -> None:
-    flights = tables["flights"]
-    i = pick % len(flights)
-    flight_no = int(flights.iloc[i]["flight"])
+    flights, i, flight_no = picked(tables, pick)
     before = _prev_leg_features(tables, flight_no)
     rng = np.random.default_rng(seed)
     changed = flights.copy()

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from .conftest import run_in
+from .conftest import current_copy, run_in
 from .test_online_store import requests as flight_requests
 from .test_serving import _jsonable, _start, _stop
 
@@ -54,10 +54,7 @@ result.write(paths.root() / sys.argv[1])
 
 @pytest.fixture(scope="module")
 def work(smoke_run, tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("monitor") / "repo"
-    shutil.copytree(smoke_run[0], path, symlinks=True)
-    (path / "params.yaml").write_text((smoke_run[0] / "params.yaml").read_text())
-    run_in(path, "dvc", "repro")  # earlier tests may have changed a parameter of the copy
+    path = current_copy(smoke_run[0], tmp_path_factory.mktemp("monitor") / "repo")
     shutil.rmtree(path / "data" / "serving", ignore_errors=True)
     return path
 

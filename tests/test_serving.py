@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from .conftest import _env, run_in
+from .conftest import _env, current_copy, run_in
 from .test_online_store import requests as flight_requests
 
 pytestmark = pytest.mark.slow
@@ -74,11 +74,7 @@ def _stop(proc: subprocess.Popen) -> int:
 
 @pytest.fixture(scope="module")
 def work(smoke_run, tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("serve") / "repo"
-    shutil.copytree(smoke_run[0], path, symlinks=True)
-    (path / "params.yaml").write_text((smoke_run[0] / "params.yaml").read_text())
-    run_in(path, "dvc", "repro")  # earlier tests may have changed a parameter of the copy
-    return path
+    return current_copy(smoke_run[0], tmp_path_factory.mktemp("serve") / "repo")
 
 
 @pytest.fixture(scope="module")

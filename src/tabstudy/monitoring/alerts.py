@@ -49,6 +49,26 @@ def _labelled(performance: pd.DataFrame) -> pd.DataFrame:
     return performance[performance["labelled"].astype(bool) & performance["roc_auc"].notna()]
 
 
+def _below_reference(
+    performance: pd.DataFrame,
+    rule: str,
+    columns: tuple[str, str, str],
+    ref_lo: float,
+    kind: str,
+    tail: str,
+) -> list[dict[str, Any]]:
+    """A ``rule`` alert for every window whose ROC AUC interval (``columns``: point, low, high)
+    lies wholly below the reference interval, which starts at ``ref_lo``."""
+    point, lo, hi = columns
+    return [
+        _alert(r["window"], rule, hi, r[hi], ref_lo,
+               f"{kind} ROC AUC {r[point]:.4f} [{r[lo]:.4f}, {r[hi]:.4f}] in the window starting "
+               f"{r['window']} lies wholly below the reference interval (from {ref_lo:.4f}){tail}.")
+        for _, r in performance.iterrows()
+        if pd.notna(r[hi]) and r[hi] < ref_lo
+    ]  # fmt: skip
+
+
 def alerts(
     summary: pd.DataFrame,
     prediction: pd.DataFrame,
@@ -84,22 +104,11 @@ def alerts(
                 f"statistic {r.statistic:.3f}, corrected p {r.p_adjusted:.2g}; mean score "
                 f"{r.mean_score:.4f}.",
             ))  # fmt: skip
-    for r in performance.itertuples():
-        if pd.notna(r.est_auc_hi) and r.est_auc_hi < ref_lo:
-            out.append(_alert(
-                r.window, "estimated_auc", "est_auc_hi", r.est_auc_hi, ref_lo,
-                f"Estimated ROC AUC {r.est_auc:.4f} [{r.est_auc_lo:.4f}, {r.est_auc_hi:.4f}] in "
-                f"the window starting {r.window} lies wholly below the reference interval "
-                f"(from {ref_lo:.4f}), before its labels have been seen.",
-            ))  # fmt: skip
+    out += _below_reference(performance, "estimated_auc", ("est_auc", "est_auc_lo", "est_auc_hi"),
+                            ref_lo, "Estimated", ", before its labels have been seen")  # fmt: skip
+    out += _below_reference(_labelled(performance), "realised_auc",
+                            ("roc_auc", "auc_lo", "auc_hi"), ref_lo, "Realised", "")  # fmt: skip
     for r in _labelled(performance).itertuples():
-        if pd.notna(r.auc_hi) and r.auc_hi < ref_lo:
-            out.append(_alert(
-                r.window, "realised_auc", "auc_hi", r.auc_hi, ref_lo,
-                f"Realised ROC AUC {r.roc_auc:.4f} [{r.auc_lo:.4f}, {r.auc_hi:.4f}] in the "
-                f"window starting {r.window} lies wholly below the reference interval "
-                f"(from {ref_lo:.4f}).",
-            ))  # fmt: skip
         if r.roc_auc < min_roc_auc:
             out.append(_alert(
                 r.window, "blessing", "roc_auc", r.roc_auc, min_roc_auc,
