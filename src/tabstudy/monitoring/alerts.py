@@ -106,9 +106,10 @@ def alerts(
             ))  # fmt: skip
     out += _below_reference(performance, "estimated_auc", ("est_auc", "est_auc_lo", "est_auc_hi"),
                             ref_lo, "Estimated", ", before its labels have been seen")  # fmt: skip
-    out += _below_reference(_labelled(performance), "realised_auc",
-                            ("roc_auc", "auc_lo", "auc_hi"), ref_lo, "Realised", "")  # fmt: skip
-    for r in _labelled(performance).itertuples():
+    labelled = _labelled(performance)
+    out += _below_reference(labelled, "realised_auc", ("roc_auc", "auc_lo", "auc_hi"), ref_lo,
+                            "Realised", "")  # fmt: skip
+    for r in labelled.itertuples():
         if r.roc_auc < min_roc_auc:
             out.append(_alert(
                 r.window, "blessing", "roc_auc", r.roc_auc, min_roc_auc,
