@@ -22,13 +22,14 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -c "from tabstudy import numerics; numerics.install_hook()"
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv (if missing) and install the pinned environment + this package
 
 repro: install ## Run the whole study on the shipped data (dvc repro, full profile), then register and promote the model if the champion gate passes
 	dvc repro
-	$(BIN)/python -m tabstudy.pipeline.registry promote --if-refused-exit-0
+	$(BIN)/python -m tabstudy.pipeline.registry promote --if-refused-exit-0 --if-unrecorded-exit-0
 
 smoke: install ## Run the smoke profile end to end in a scratch copy (same as the pipeline test)
 	$(BIN)/python -m pytest -o addopts="" tests/test_pipeline.py -k repro_then_noop -q

@@ -3,6 +3,7 @@
 The notebooks in ``notebooks/`` are thin: they hold parameters, narrative, tables and plots, and
 call into this package for every piece of logic. One module per role:
 
+- :mod:`tabstudy.numerics`   numerics that do not depend on the CPU (applied on import)
 - :mod:`tabstudy.paths`      every file location, from one place
 - :mod:`tabstudy.config`     params.yaml sections as typed, frozen, validated objects
 - :mod:`tabstudy.artifacts`  atomic, stage-transactional writes of data, JSON, figures
@@ -16,5 +17,9 @@ call into this package for every piece of logic. One module per role:
 - :mod:`tabstudy.reporting`  notebook-to-HTML rendering and the report index
 - :mod:`tabstudy.pipeline`   the stage registry and the runner DVC calls
 """
+
+from tabstudy import numerics as _numerics
+
+_numerics.apply()  # before NumPy or TensorFlow loads; the start-up hook usually did it already
 
 __version__ = "0.1.0"

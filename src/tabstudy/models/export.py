@@ -16,17 +16,23 @@ Each export is run on held-out rows and compared with the Keras model
 (:func:`check_export`): a float export whose largest probability difference exceeds
 ``export.max_abs_diff``, or a quantized one whose ROC AUC drops by more than
 ``export.quantized_max_auc_drop``, raises :class:`ExportError` with the numbers, so the train
-stage fails and no bundle is written. ``exports.json`` records every check.
+stage fails and no bundle is written. ``exports.json`` records every check, its differences at
+:data:`RESOLUTION` (rounded up; AUCs rounded): ONNX Runtime picks its kernels by the CPU's
+instruction set and has no switch to pin them (:mod:`tabstudy.numerics`), so its last bits, and
+only those, differ between CPUs; the recorded check must not.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from tabstudy import numerics
 
 ONNX_FILE = "model.onnx"
 LITERT_FILE = "model.tflite"
@@ -309,8 +315,22 @@ def check_export(
     else:
         tolerance = f"max |dp| <= {max_abs_diff:g}"
         passed = diff <= max_abs_diff
-    return Check(name, file.name, file.stat().st_size, len(probs), diff, auc, keras_auc, delta,
-                 tolerance, passed)  # fmt: skip
+    return Check(name, file.name, file.stat().st_size, len(probs), _up(diff), _near(auc),
+                 _near(keras_auc), _near(delta), tolerance, passed)  # fmt: skip
+
+
+DIGITS = 6  # the recorded checks' resolution, 1e-6: coarser than any CPU's last bits
+RESOLUTION = 10.0**-DIGITS
+
+
+def _up(value: float) -> float:
+    """``value`` rounded up to a multiple of :data:`RESOLUTION` (a bound that stays one)."""
+    return float(f"{math.ceil(value / RESOLUTION - 1e-9)}e-{DIGITS}")
+
+
+def _near(value: float | None) -> float | None:
+    """``value`` rounded to :data:`RESOLUTION` (``-0.0`` made ``0.0``)."""
+    return None if value is None else round(value, DIGITS) + 0.0
 
 
 def failure_message(check: Check) -> str:
@@ -427,7 +447,10 @@ class LiteModel:
 
             with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice
                 warnings.simplefilter("ignore")
-                interpreter = tf.lite.Interpreter(model_content=self._blob)
+                interpreter = tf.lite.Interpreter(
+                    model_content=self._blob,
+                    experimental_op_resolver_type=numerics.litert_resolver(),
+                )
             runner = interpreter.get_signature_runner(next(iter(interpreter.get_signature_list())))
             primer = {n: np.zeros(2) for n in self._kinds}  # see the class docstring
             runner(**raw_arrays(primer, self._kinds, bytes))

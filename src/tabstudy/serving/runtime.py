@@ -10,8 +10,10 @@ ONNX Runtime, 100k LiteRT. All float runtimes reproduce Keras within 2.1e-7.
   SavedModel converted in memory), one interpreter per thread.
 - ``saved_model``: the SavedModel ``serve`` signature called directly: the fastest for big
   batches.
-- ``auto`` (default): ONNX Runtime up to :data:`SMALL_BATCH` rows, the SavedModel above; LiteRT
-  instead of ONNX for a bundle without ``model.onnx``.
+- ``auto`` (default): LiteRT on its built-in kernels up to :data:`SMALL_BATCH` rows, the
+  SavedModel above: both compute the same bits on every x86-64 CPU (:mod:`tabstudy.numerics`).
+  With ``TABSTUDY_NUMERICS=native``, ONNX Runtime for the small requests (it picks its kernels
+  by the CPU's instruction set, with no switch to pin them).
 - ``keras``: the Keras model called directly (``model(x)``), kept as an option.
 - ``litert_quantized``: dynamic-range quantized LiteRT, only when asked for: half the size,
   probabilities off by up to ~0.014 (ROC AUC -0.0001 on the test window), and no faster on x86.
@@ -29,13 +31,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from tabstudy import numerics
 from tabstudy.models import export
 from tabstudy.models.bundle import Bundle
 
 RUNTIMES: tuple[str, ...] = ("auto", "onnx", "saved_model", "litert", "keras", "litert_quantized")
 SMALL_BATCH = 512
-"""Rows up to which ``auto`` uses ONNX Runtime: from the benchmark's numbers, ONNX costs about
-0.1 ms + 3.6 µs a row and the SavedModel 1.2 ms + 1.4 µs a row, equal near 500 rows."""
+"""Rows up to which ``auto`` uses its small-request runtime: from the benchmark's numbers, ONNX
+costs about 0.1 ms + 3.6 µs a row and the SavedModel 1.2 ms + 1.4 µs a row, equal near 500
+rows."""
 AGREEMENT = 1e-6
 
 
@@ -134,14 +138,16 @@ def _missing(bundle: Bundle, file: Path) -> str:
 
 
 class AutoRuntime:
-    """ONNX Runtime (LiteRT without an ONNX export) for small requests, the SavedModel for large
-    batches: the fastest of each that stays exact."""
+    """For small requests LiteRT on its built-in kernels, whose numerics do not depend on the CPU
+    (:mod:`tabstudy.numerics`); with ``TABSTUDY_NUMERICS=native``, ONNX Runtime where the bundle
+    has it (it picks kernels by the CPU's instruction set). The SavedModel for large batches."""
 
     name = "auto"
 
     def __init__(self, bundle: Bundle) -> None:
+        native = numerics.mode() == numerics.NATIVE
         has_onnx = (bundle.path / export.ONNX_FILE).is_file()
-        self.small = OnnxRuntime(bundle) if has_onnx else LiteRuntime(bundle)
+        self.small = OnnxRuntime(bundle) if native and has_onnx else LiteRuntime(bundle)
         self.large = SavedModelRuntime(bundle)
 
     def predict(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
