@@ -137,6 +137,24 @@ def lock_text_hashes(text: str | None, outputs: tuple[str, ...]) -> dict[str, st
     return {out: found.get(out) for out in outputs}
 
 
+def lock_changes(old: str | None, new: str | None) -> dict[str, list[str]]:
+    """Per stage, the outputs whose md5 in the dvc.lock text ``new`` differs from ``old`` (or
+    that ``old`` does not record), in the order ``new`` lists them."""
+
+    def outs(text: str | None) -> dict[str, dict[str, str | None]]:
+        stages = (yaml.safe_load(text) or {}).get("stages", {}) if text else {}
+        return {
+            n: {e["path"]: e.get("md5") for e in st.get("outs", [])} for n, st in stages.items()
+        }
+
+    before, after = outs(old), outs(new)
+    changes = {
+        name: [p for p, md5 in files.items() if before.get(name, {}).get(p) != md5]
+        for name, files in after.items()
+    }
+    return {name: moved for name, moved in changes.items() if moved}
+
+
 def dvc_lock_hashes(
     outputs: tuple[str, ...] = LOCKED_OUTPUTS, lock: Path | None = None
 ) -> dict[str, str | None]:

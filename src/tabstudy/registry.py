@@ -41,6 +41,23 @@ class RegistryError(RuntimeError):
     """A registry operation that cannot be done; the message says why and what to run."""
 
 
+class UnrecordedBundle(RegistryError):
+    """The workspace bundle is recorded by no commit: neither HEAD's dvc.lock nor a DVC
+    experiment's. ``changes``: per stage, the outputs whose hash differs from HEAD's dvc.lock."""
+
+    def __init__(self, md5: str, changes: dict[str, list[str]]) -> None:
+        self.md5, self.changes = md5, changes
+        differ = "; ".join(f"{s} ({', '.join(outs)})" for s, outs in changes.items())
+        super().__init__(
+            f"{_bundle_rel()} (dvc.lock md5 {md5[:12]}) is recorded by neither HEAD nor any DVC "
+            f"experiment. Outputs that differ from the committed dvc.lock: {differ or 'none'}.\n"
+            "Why: a parameter, the data or the code changed since the last commit; or this "
+            "machine computed other bits (numerics not pinned: see README, Determinism).\n"
+            "Ways on: commit dvc.lock (git commit), then `make promote`; or run the change as "
+            "an experiment (`dvc exp run`), then `make promote`."
+        )
+
+
 @dataclass(frozen=True)
 class Version:
     """One registered version: its name, commit, record (the tag message) and active stages."""
@@ -211,10 +228,13 @@ def bundle_commit(ref: str | None = None, root: Path | None = None) -> str:
         commit = _git(root, "rev-parse", "--verify", "-q", f"{candidate}^{{commit}}")
         if commit and lock_md5(_git(root, "show", f"{commit}:dvc.lock")) == want:
             return commit
-    where = f"{ref}'s dvc.lock" if ref else "neither HEAD nor any DVC experiment"
+    if ref is None:
+        committed = _git(root, "show", "HEAD:dvc.lock")
+        raise UnrecordedBundle(want, provenance.lock_changes(committed, lock.read_text("utf-8")))
     raise RegistryError(
-        f"{_bundle_rel()} (dvc.lock md5 {want[:12]}) is recorded by {where}: commit dvc.lock "
-        "(git commit) or run the change as an experiment (dvc exp run), then register again"
+        f"{_bundle_rel()} (dvc.lock md5 {want[:12]}) is not recorded by {ref}'s dvc.lock: "
+        "commit dvc.lock (git commit) or run the change as an experiment (dvc exp run), then "
+        "register again"
     )
 
 

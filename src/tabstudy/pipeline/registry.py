@@ -6,6 +6,9 @@
   registered and put in ``staging`` (a shadow or canary rollout can serve it) and the command
   exits 1 with the reasons. ``--force`` overrides a refusal and records why in the tag.
   ``--if-refused-exit-0``: what ``make repro`` uses, so a refusal is reported, not an error.
+  ``--if-unrecorded-exit-0`` (``make repro`` too): a bundle that no commit records (a fresh run
+  whose results differ from the committed dvc.lock) is reported with the stages whose outputs
+  differ and the two ways on, registered nowhere, and not an error. Every other error is.
 - ``rollback``: the champion leaves ``prod``; the previous champion answers again (a running
   service picks it up with ``POST /v1/admin/reload``).
 - ``challenger VERSION``: put a registered version in ``staging``.
@@ -140,6 +143,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ref", help="the git commit or DVC experiment that records the bundle")
     p.add_argument("--force", metavar="REASON", help="promote despite the gate, saying why")
     p.add_argument("--if-refused-exit-0", action="store_true", help="a refusal is not an error")
+    p.add_argument("--if-unrecorded-exit-0", action="store_true",
+                   help="a bundle no commit records: say why, exit 0")  # fmt: skip
     sub.add_parser("rollback", help="the previous champion answers again")
     c = sub.add_parser("challenger", help="put a registered version in staging")
     c.add_argument("version")
@@ -171,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "fetch":
             v = registry.find(name, args.version)
             print(paths.rel(registry.bundle_path(v)))
+    except registry.UnrecordedBundle as err:  # only promote without --ref raises it
+        print(f"registry: not registered: {err}", file=sys.stderr)
+        return 0 if args.if_unrecorded_exit_0 else ERROR
     except (registry.RegistryError, BundleError, OSError) as err:
         print(f"registry: {err}", file=sys.stderr)
         return ERROR
