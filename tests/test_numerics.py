@@ -111,6 +111,7 @@ def test_off_x86_only_the_thread_counts_are_set() -> None:
 def test_a_bad_switch_value_is_named_and_native_sets_nothing() -> None:
     with pytest.raises(ValueError, match=r"\$TABSTUDY_NUMERICS='fast'"):
         numerics.mode({"TABSTUDY_NUMERICS": "fast"})
+    assert numerics.mode({"TABSTUDY_NUMERICS": ""}) == numerics.mode({}) == "portable"
     env = {"TABSTUDY_NUMERICS": "native", "PATH": "/bin"}
     assert numerics.apply(env) == {} and env == {"TABSTUDY_NUMERICS": "native", "PATH": "/bin"}
     env = {"TF_ENABLE_ONEDNN_OPTS": "0", "OMP_NUM_THREADS": "1", "HOME": "/root"}
@@ -178,3 +179,31 @@ def test_the_emulated_machines_differ_with_the_mechanism_off() -> None:
         pytest.skip("this CPU has no AVX-512: the emulated machines above it are not different")
     digests = probe_digests(portable=False)
     assert len(set(digests.values())) > 1, digests
+
+
+def training_step_ops() -> set[str]:
+    """Every op type in the traced training step of a small core network (loss, gradients,
+    optimizer, metrics)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from tabstudy.models import keras_model as km
+
+    model = km.build_core({"carrier": 20, "origin": 5}, 7, km.Hyperparameters(), 0.25)
+    rows = np.arange(64).reshape(-1, 1)
+    numeric = np.random.default_rng(0).normal(size=(64, 7)).astype("float32")
+    x = {"carrier": tf.constant(rows % 20), "origin": tf.constant(rows % 5),
+         km.NUMERIC_INPUT: tf.constant(numeric)}  # fmt: skip
+    y = tf.constant((rows.ravel() % 3 == 0).astype("float32"))
+    model.optimizer.build(model.trainable_variables)
+    graph = tf.function(model.train_step).get_concrete_function((x, y)).graph
+    types = {op.type for op in graph.get_operations()}
+    for fn in graph._functions.values():  # nested function bodies (conds, gradients)
+        types |= {op.type for op in fn.graph.get_operations()}
+    return types
+
+
+def test_the_training_step_uses_no_op_that_rounds_differently_on_another_cpu_vendor() -> None:
+    types = training_step_ops()
+    assert {"MatMul", "Sqrt", "Log1p"} <= types  # the step was traced, with Adam and the loss
+    assert not types & numerics.APPROXIMATE_TF_OPS, types & numerics.APPROXIMATE_TF_OPS

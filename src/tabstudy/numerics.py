@@ -38,6 +38,14 @@ without its XNNPACK delegate (which dispatches by ISA; :func:`litert_resolver`).
 no such switch: its results may differ in the last bits between CPUs, so the recorded export
 check rounds them (``models.export``) and the portable ``auto`` runtime does not use it.
 
+One source of difference no variable removes: TensorFlow's ``Reciprocal`` and ``Rsqrt`` CPU
+kernels start from the approximate ``rcpps``/``rsqrtps`` instructions, whose bits differ between
+Intel and AMD CPUs (checked under QEMU's emulated AMD EPYC: every matmul, exp, log, sigmoid and
+sum matched this machine's bits, ``rsqrt`` did not). Keras' cross-entropy differentiates
+``log1p`` through ``Reciprocal``; the study trains with
+``models.keras_model.PortableBinaryCrossentropy`` instead, and a test keeps every op of
+:data:`APPROXIMATE_TF_OPS` out of the training step.
+
 ``TABSTUDY_NUMERICS=native`` leaves everything as the libraries choose (faster on some machines,
 not reproducible across them); ``benchmarks/determinism.py`` measures the difference.
 """
@@ -49,6 +57,11 @@ import platform
 import sys
 import warnings
 from collections.abc import Mapping, MutableMapping
+
+APPROXIMATE_TF_OPS: frozenset[str] = frozenset(
+    {"Reciprocal", "Inv", "Rsqrt", "ReciprocalGrad", "InvGrad", "RsqrtGrad"}
+)
+"""TensorFlow ops whose CPU kernels round differently on different CPU vendors."""
 
 SWITCH = "TABSTUDY_NUMERICS"
 PORTABLE, NATIVE = "portable", "native"
@@ -89,8 +102,9 @@ NUMPY_ABOVE_V3: dict[str, tuple[str, ...]] = {
 
 
 def mode(env: Mapping[str, str] | None = None) -> str:
-    """``portable`` (the default) or ``native`` (``$TABSTUDY_NUMERICS``)."""
-    value = (os.environ if env is None else env).get(SWITCH, PORTABLE).strip().lower()
+    """``portable`` (the default, also when ``$TABSTUDY_NUMERICS`` is empty) or ``native``;
+    ValueError naming the variable for anything else."""
+    value = (os.environ if env is None else env).get(SWITCH, "").strip().lower() or PORTABLE
     if value not in (PORTABLE, NATIVE):
         raise ValueError(f"${SWITCH}={value!r}: use {PORTABLE!r} or {NATIVE!r}")
     return value
@@ -185,7 +199,9 @@ def litert_resolver() -> object:
 
 
 HOOK_FILE = "tabstudy_numerics.pth"
-HOOK_LINE = "import tabstudy\n"  # tabstudy/__init__.py applies the numerics
+HOOK_LINE = (  # tolerant: while tabstudy is being reinstalled the hook does nothing
+    'import importlib.util as _u; _u.find_spec("tabstudy") and __import__("tabstudy")\n'
+)
 
 
 def install_hook(site_packages: str | None = None) -> str:

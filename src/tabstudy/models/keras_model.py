@@ -259,14 +259,62 @@ def build_core(
 STEPS_PER_EXECUTION = 16
 
 
+def _logit(p: Any) -> Any:
+    """log(p / (1 - p)) whose gradient is 1 / (p (1 - p)) by exact division (autodiff of ``log``
+    would use TF's ``Reciprocal``, an approximation whose last bits differ between CPU vendors)."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def logit(q: Any) -> Any:
+        return tf.math.log(q) - tf.math.log1p(-q), lambda up: up / (q * (1.0 - q))
+
+    return logit(p)
+
+
+@keras.saving.register_keras_serializable(package="tabstudy")
+class PortableBinaryCrossentropy(keras.losses.Loss):
+    """Binary cross-entropy of a sigmoid output, computed from its logits as Keras does, with the
+    exact gradient ``sigmoid(logit) - y`` given directly. Keras' own loss differentiates
+    ``log1p`` through TensorFlow's ``Reciprocal`` kernel (``rcpps`` plus a Newton step), whose
+    bits differ between Intel and AMD CPUs; this one has no such op in the training step, so a
+    model trains to the same bits on any x86-64 CPU (:mod:`tabstudy.numerics`)."""
+
+    def __init__(self, name: str = "binary_crossentropy", **kwargs: Any) -> None:
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        import tensorflow as tf
+
+        logits = getattr(y_pred, "_keras_logits", None)  # set by Keras' TF sigmoid
+        if logits is None:
+            eps = keras.config.epsilon()
+            logits = _logit(tf.clip_by_value(y_pred, eps, 1.0 - eps))
+        labels = tf.reshape(tf.cast(y_true, logits.dtype), tf.shape(logits))  # (n,) or (n, 1)
+        per_output = _bce_with_logits(labels, logits)
+        return tf.reduce_mean(per_output, axis=-1)
+
+
+def _bce_with_logits(labels: Any, logits: Any) -> Any:
+    """``tf.nn.sigmoid_cross_entropy_with_logits`` with the gradient ``sigmoid(x) - y``."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def bce(x: Any) -> Any:
+        loss = tf.nn.relu(x) - x * labels + tf.math.log1p(tf.math.exp(-tf.math.abs(x)))
+        return loss, lambda up: up * (tf.math.sigmoid(x) - labels)
+
+    return bce(logits)
+
+
 def compile_model(
     model: keras.Model, learning_rate: float, steps_per_execution: int = STEPS_PER_EXECUTION
 ) -> keras.Model:
-    """Adam, binary cross-entropy, ROC and PR AUC; ``steps_per_execution`` training steps per
+    """Adam, binary cross-entropy (:class:`PortableBinaryCrossentropy`), ROC and PR AUC;
+    ``steps_per_execution`` training steps per
     compiled call (fewer Python round trips per epoch; the arithmetic is the same)."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss="binary_crossentropy",
+        loss=PortableBinaryCrossentropy(),
         metrics=[keras.metrics.AUC(name="auc"), keras.metrics.AUC(curve="PR", name="pr_auc")],
         steps_per_execution=steps_per_execution,
     )
