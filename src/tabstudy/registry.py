@@ -47,10 +47,11 @@ class UnrecordedBundle(RegistryError):
 
     def __init__(self, md5: str, changes: dict[str, list[str]]) -> None:
         self.md5, self.changes = md5, changes
-        differ = "; ".join(f"{s} ({', '.join(outs)})" for s, outs in changes.items())
+        differ = ", ".join(f"{s} ({len(outs)})" for s, outs in changes.items()) or "none"
         super().__init__(
             f"{_bundle_rel()} (dvc.lock md5 {md5[:12]}) is recorded by neither HEAD nor any DVC "
-            f"experiment. Outputs that differ from the committed dvc.lock: {differ or 'none'}.\n"
+            f"experiment.\nStages whose outputs differ from the committed dvc.lock (how many): "
+            f"{differ}; `git diff dvc.lock` lists them.\n"
             "Why: a parameter, the data or the code changed since the last commit; or this "
             "machine computed other bits (numerics not pinned: see README, Determinism).\n"
             "Ways on: commit dvc.lock (git commit), then `make promote`; or run the change as "
