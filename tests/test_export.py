@@ -107,6 +107,21 @@ def test_every_runtime_matches_keras_on_awkward_rows(written, model) -> None:
     assert onnx[1] == pytest.approx(expected[1], abs=1e-6)
 
 
+def test_auto_serves_small_requests_with_litert_unless_numerics_are_native(
+    written, monkeypatch
+) -> None:
+    """ONNX Runtime's bits depend on the CPU (no switch pins its kernels): the portable
+    ``auto`` answers small requests with LiteRT, the native one with ONNX Runtime."""
+    from tabstudy.serving import runtime
+
+    loaded = bundle.load_bundle(written[0])
+    portable = runtime.load_runtime("auto", loaded)
+    assert (portable.small.name, portable.limit) == ("litert", runtime.SMALL_BATCH)
+    monkeypatch.setenv("TABSTUDY_NUMERICS", "native")
+    native = runtime.load_runtime("auto", loaded)
+    assert (native.small.name, native.limit) == ("onnx", runtime.SMALL_BATCH_ONNX)
+
+
 def test_onnx_export_is_byte_stable(model) -> None:
     assert export.onnx_bytes(model) == export.onnx_bytes(model)
 
@@ -147,3 +162,11 @@ def test_a_bundle_without_onnx_names_the_file(written, tmp_path) -> None:
     (copy / export.ONNX_FILE).unlink()
     with pytest.raises(ValueError, match=r"model\.onnx: this bundle has no model\.onnx"):
         runtime.load_runtime("onnx", loaded)
+
+
+def test_recorded_checks_do_not_carry_a_cpus_last_bits() -> None:
+    """Differences are recorded as bounds at 1e-6 (rounded up), AUCs rounded, -0.0 made 0.0."""
+    assert export._up(1.19e-7) == export._up(5.96e-8) == 1e-6
+    assert export._up(4.6797993e-3) == 0.00468 and export._up(0.0) == 0.0
+    assert export._near(-1.1e-16) == 0.0 and str(export._near(-1.1e-16)) == "0.0"
+    assert export._near(0.72913451) == 0.729135 and export._near(None) is None

@@ -1,9 +1,9 @@
 """Model runtimes for the service and batch scoring: raw features in, probabilities out.
 
 Measured side by side by ``benchmarks/inference.py`` on the test window (53,991 rows, 2 cores;
-README "Inference"): one row p50 0.10 ms ONNX Runtime, 0.13 ms LiteRT, 1.2 ms SavedModel,
-14 ms Keras call, 180 ms ``model.predict``; rows/s on 10,000-row batches 694k SavedModel, 274k
-ONNX Runtime, 100k LiteRT. All float runtimes reproduce Keras within 2.1e-7.
+README "Inference"): one row p50 0.11 ms ONNX Runtime, 0.12 ms LiteRT (built-in kernels), 1.2 ms
+SavedModel, 13 ms Keras call, 115 ms ``model.predict``; rows/s on 10,000-row batches 693k ONNX
+Runtime, 652k SavedModel, 104k LiteRT. All float runtimes reproduce Keras within 2.4e-7.
 
 - ``onnx``: the bundle's ``model.onnx`` (ONNX Runtime; the string lookups are in the graph).
 - ``litert``: the bundle's ``model.tflite`` (a bundle written before the exports existed has its
@@ -36,10 +36,12 @@ from tabstudy.models import export
 from tabstudy.models.bundle import Bundle
 
 RUNTIMES: tuple[str, ...] = ("auto", "onnx", "saved_model", "litert", "keras", "litert_quantized")
-SMALL_BATCH = 512
-"""Rows up to which ``auto`` uses its small-request runtime: from the benchmark's numbers, ONNX
-costs about 0.1 ms + 3.6 µs a row and the SavedModel 1.2 ms + 1.4 µs a row, equal near 500
-rows."""
+SMALL_BATCH = 128
+"""Rows up to which ``auto`` uses LiteRT: from the benchmark's numbers LiteRT costs about
+0.12 ms + 9.6 µs a row and the SavedModel 1.2 ms + 1.5 µs a row, equal near 130 rows."""
+SMALL_BATCH_ONNX = 512
+"""The same with ONNX Runtime (native numerics): about 0.11 ms + 1.4 µs a row; it stays ahead
+of the SavedModel, so the limit only bounds one request's share of a core."""
 AGREEMENT = 1e-6
 
 
@@ -148,11 +150,12 @@ class AutoRuntime:
         native = numerics.mode() == numerics.NATIVE
         has_onnx = (bundle.path / export.ONNX_FILE).is_file()
         self.small = OnnxRuntime(bundle) if native and has_onnx else LiteRuntime(bundle)
+        self.limit = SMALL_BATCH_ONNX if self.small.name == "onnx" else SMALL_BATCH
         self.large = SavedModelRuntime(bundle)
 
     def predict(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
         rows = len(next(iter(features.values())))
-        return (self.small if rows <= SMALL_BATCH else self.large).predict(features)
+        return (self.small if rows <= self.limit else self.large).predict(features)
 
     def check(self, features: Mapping[str, np.ndarray]) -> float:
         """The largest difference of the two runtimes on ``features``; ValueError above
