@@ -9,7 +9,8 @@ RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml ./
 COPY src ./src
-RUN /opt/venv/bin/pip install --no-deps .
+RUN /opt/venv/bin/pip install --no-deps . \
+    && /opt/venv/bin/python -c "from tabstudy import numerics; numerics.install_hook()"
 
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 tabstudy
