@@ -193,7 +193,8 @@ def _leg_answers(
     return answers
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])  # fmt: skip
 @given(tables=flight_tables(), pick=st.integers(0, 10_000), seed=st.integers(0, 2**16))
 def test_a_previous_leg_departing_at_or_after_t_reveals_no_delay(tables, pick, seed) -> None:
     """Move the previous leg's actual departure to at or after the prediction time, with any
@@ -207,7 +208,10 @@ def test_a_previous_leg_departing_at_or_after_t_reveals_no_delay(tables, pick, s
     assert a.equals(b) and a[["prev_leg_dep_delay", "prev_leg_arr_delay"]].isna().all()
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Filtering: many drawn flights have no previous leg (or one that departs too late), so
+# `assume` rejects many draws; the health check then failed a run by chance.
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])  # fmt: skip
 @given(tables=flight_tables(), pick=st.integers(0, 10_000), seed=st.integers(0, 2**16))
 def test_a_previous_leg_arriving_at_or_after_t_reveals_no_arrival(tables, pick, seed) -> None:
     """The previous leg departed before the prediction time, but its arrival is known only at

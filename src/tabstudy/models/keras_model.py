@@ -259,25 +259,19 @@ def build_core(
 STEPS_PER_EXECUTION = 16
 
 
-def _logit(p: Any) -> Any:
-    """log(p / (1 - p)) whose gradient is 1 / (p (1 - p)) by exact division (autodiff of ``log``
-    would use TF's ``Reciprocal``, an approximation whose last bits differ between CPU vendors)."""
-    import tensorflow as tf
-
-    @tf.custom_gradient
-    def logit(q: Any) -> Any:
-        return tf.math.log(q) - tf.math.log1p(-q), lambda up: up / (q * (1.0 - q))
-
-    return logit(p)
-
-
 @keras.saving.register_keras_serializable(package="tabstudy")
 class PortableBinaryCrossentropy(keras.losses.Loss):
-    """Binary cross-entropy of a sigmoid output, computed from its logits as Keras does, with the
-    exact gradient ``sigmoid(logit) - y`` given directly. Keras' own loss differentiates
-    ``log1p`` through TensorFlow's ``Reciprocal`` kernel (``rcpps`` plus a Newton step), whose
-    bits differ between Intel and AMD CPUs; this one has no such op in the training step, so a
-    model trains to the same bits on any x86-64 CPU (:mod:`tabstudy.numerics`)."""
+    """Binary cross-entropy of a sigmoid output whose gradient uses no approximate op.
+
+    Keras' own loss computes ``relu(x) - x*y + log1p(exp(-|x|))`` from the logits ``x`` and
+    differentiates ``log1p`` through TensorFlow's ``Reciprocal`` kernel (``rcpps`` plus a Newton
+    step), whose bits differ between Intel and AMD CPUs. Here the last term is
+    ``softplus(-|x|)``, the same value, whose gradient kernel divides exactly; so a model trains
+    to the same bits on any x86-64 CPU (:mod:`tabstudy.numerics`). No ``tf.custom_gradient``:
+    those register a gradient per trace and keep every traced graph alive (a tuner's trials
+    would leak). Without logits (an output that is not Keras' sigmoid) the value is computed
+    from the clipped probability and its gradient ``(p - y) / (p (1 - p))`` by division.
+    """
 
     def __init__(self, name: str = "binary_crossentropy", **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
@@ -286,24 +280,20 @@ class PortableBinaryCrossentropy(keras.losses.Loss):
         import tensorflow as tf
 
         logits = getattr(y_pred, "_keras_logits", None)  # set by Keras' TF sigmoid
-        if logits is None:
+        shape_of = y_pred if logits is None else logits
+        labels = tf.reshape(tf.cast(y_true, shape_of.dtype), tf.shape(shape_of))  # (n,) or (n, 1)
+        if logits is not None:
+            per_output = (tf.nn.relu(logits) - logits * labels
+                          + tf.math.softplus(-tf.math.abs(logits)))  # fmt: skip
+        else:
             eps = keras.config.epsilon()
-            logits = _logit(tf.clip_by_value(y_pred, eps, 1.0 - eps))
-        labels = tf.reshape(tf.cast(y_true, logits.dtype), tf.shape(logits))  # (n,) or (n, 1)
-        per_output = _bce_with_logits(labels, logits)
+            p = tf.clip_by_value(y_pred, eps, 1.0 - eps)
+            value = -(labels * tf.math.log(p) + (1.0 - labels) * tf.math.log1p(-p))
+            slope = (p - labels) / (p * (1.0 - p))
+            per_output = tf.stop_gradient(value) + (p - tf.stop_gradient(p)) * tf.stop_gradient(
+                slope
+            )
         return tf.reduce_mean(per_output, axis=-1)
-
-
-def _bce_with_logits(labels: Any, logits: Any) -> Any:
-    """``tf.nn.sigmoid_cross_entropy_with_logits`` with the gradient ``sigmoid(x) - y``."""
-    import tensorflow as tf
-
-    @tf.custom_gradient
-    def bce(x: Any) -> Any:
-        loss = tf.nn.relu(x) - x * labels + tf.math.log1p(tf.math.exp(-tf.math.abs(x)))
-        return loss, lambda up: up * (tf.math.sigmoid(x) - labels)
-
-    return bce(logits)
 
 
 def compile_model(
