@@ -31,6 +31,11 @@ repro: install ## Run the whole study on the shipped data (dvc repro, full profi
 	dvc repro
 	$(BIN)/python -m tabstudy.pipeline.registry promote --if-refused-exit-0 --if-unrecorded-exit-0
 
+.PHONY: restore
+restore: ## After a failed run: every output back to what the committed dvc.lock records (from the DVC cache)
+	if ! git diff --quiet -- dvc.lock; then git checkout -- dvc.lock; fi
+	dvc checkout --force
+
 smoke: install ## Run the smoke profile end to end in a scratch copy (same as the pipeline test)
 	$(BIN)/python -m pytest -o addopts="" tests/test_pipeline.py -k repro_then_noop -q
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -12,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from ruamel.yaml import YAML
+
+from tabstudy.pipeline.stages import COMMANDS, STAGES
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -113,8 +117,46 @@ def committed_copy(run: Path, dest: Path) -> Path:
     return dest
 
 
+FLIGHTS_WORDS = re.compile(r"\b(flights?|departures?|delays?|aircraft|carriers?|late)\b", re.I)
+"""The flights study's words, which no page of another study may use (unless its table has such
+a column)."""
+
+
 def stages_ran(output: str) -> list[str]:
     return re.findall(r"Running stage '([^']+)'", output)
+
+
+def stale_stages(work: Path) -> set[str]:
+    """The stages ``dvc status`` names, less those that always run (source, champion)."""
+    always = {s.name for s in (*STAGES, *COMMANDS) if s.always_changed}
+    status = json.loads(run_in(work, "dvc", "status", "--json").stdout or "{}")
+    return {name.split(":")[-1] for name in status} - always
+
+
+def output_digests(work: Path) -> dict[str, str]:
+    """SHA-256 of every file the pipeline wrote, but the wall times (``reports/timings``: not a
+    DVC output, they differ by design)."""
+    timings = work / "reports" / "timings"
+    files = [p for d in ("data", "models", "reports") for p in (work / d).rglob("*")
+             if p.is_file() and timings not in p.parents]  # fmt: skip
+    return {str(p.relative_to(work)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+METRICS_WIDTH = 120
+"""``dvc metrics show`` fits a terminal of this many columns."""
+
+
+def metrics_show_widths(work: Path) -> dict[str, int]:
+    """The longest line ``dvc metrics show`` prints, under a terminal of 120 columns and with
+    no ``COLUMNS`` set."""
+    widths = {}
+    for label, columns in (("COLUMNS=120", str(METRICS_WIDTH)), ("no COLUMNS", None)):
+        env = {k: v for k, v in _env(work).items() if k not in ("COLUMNS", "LINES")}
+        env |= {"COLUMNS": columns} if columns else {}
+        out = subprocess.run(["dvc", "metrics", "show"], cwd=work, env=env, capture_output=True,
+                             text=True, check=True)  # fmt: skip
+        widths[label] = max(len(line) for line in out.stdout.splitlines())
+    return widths
 
 
 @pytest.fixture

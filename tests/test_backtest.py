@@ -340,7 +340,8 @@ def test_the_stage_says_why_without_a_time_column(tmp_path) -> None:
     spec = dataclasses.replace(SPEC, time_column=None)
     cfg = BacktestConfig(
         fold="month", first_test=None, train_window="sliding", train_months=3, keras_epochs=1,
-        bootstrap_samples=10, policies=["never"], policy_model="lightgbm", initial_months=1,
+        keras_min_steps=0, bootstrap_samples=10, policies=["never"], policy_model="lightgbm",
+        initial_months=1,
     )  # fmt: skip
     outcome = stage.run(pd.DataFrame({"x": [1.0]}), spec, cfg, [], None, 0, 0.1)
     assert outcome.metrics_json() == {"applicable": False}

@@ -19,13 +19,25 @@ import pandas as pd
 import pytest
 import yaml
 
+from tabstudy import reporting
 from tabstudy.pipeline.stages import COMMANDS, STAGES
 
-from .conftest import copy_repo, run_in, set_params, stages_ran
+from .conftest import (
+    FLIGHTS_WORDS,
+    METRICS_WIDTH,
+    copy_repo,
+    metrics_show_widths,
+    output_digests,
+    run_in,
+    set_params,
+    stages_ran,
+    stale_stages,
+)
 from .test_serving import _start, _stop
 
 pytestmark = pytest.mark.slow
 ALL_STAGES = [s.name for s in (*STAGES, *COMMANDS)]
+STAGE_PAGES = {s.name: Path(s.notebook).stem for s in STAGES if s.notebook}
 GUARDED = ("models", "data/processed", "reports/metrics", "reports/model_card.html")
 
 
@@ -57,10 +69,10 @@ def test_example_runs_every_stage(byo) -> None:
     spec = _json(work, "data/processed/feature_spec.json")
     assert len(spec["features"]) == 30 and {f["kind"] for f in spec["features"]} == {"numeric"}
     assert spec["slices"] == ["mean_radius"]
-    split = _json(work, "reports/metrics/features.json")["splits"]
+    split = _json(work, "reports/metrics/detail/features.json")["splits"]
     assert {k: v["rows"] for k, v in split.items()} == {"train": 397, "valid": 86, "test": 86}
     assert {round(v["positive_rate"], 2) for v in split.values()} == {0.37}  # stratified
-    ingest = _json(work, "reports/metrics/ingest.json")
+    ingest = _json(work, "reports/metrics/detail/ingest.json")
     digest = hashlib.sha256((work / "external" / "breast_cancer.csv").read_bytes()).hexdigest()
     assert ingest["source"] == "file" and ingest["sha256"] == digest
     report = _json(work, "reports/anomalies.json")
@@ -69,7 +81,7 @@ def test_example_runs_every_stage(byo) -> None:
 
 def test_example_model_is_evaluated_and_carded(byo) -> None:
     work, _ = byo
-    evaluate = _json(work, "reports/metrics/evaluate.json")
+    evaluate = _json(work, "reports/metrics/detail/evaluate.json")
     auc = evaluate["test"]["model"]["roc_auc"]
     lo, hi = evaluate["roc_auc_ci95"]["model"]
     assert 0.9 <= lo <= auc <= hi and evaluate["blessing"]["blessed"]
@@ -78,7 +90,8 @@ def test_example_model_is_evaluated_and_carded(byo) -> None:
     card = (work / "reports" / "model_card.md").read_text()
     assert "Is a breast mass malignant?" in card and "mean_concave_points" in card
     assert "split at random (stratified by the target)" in card
-    assert _json(work, "reports/metrics/eda.json") == {"positive_rate": 212 / 569, "rows": 569}
+    eda = _json(work, "reports/metrics/detail/eda.json")
+    assert eda == {"positive_rate": 212 / 569, "rows": 569}
     findings = _json(work, "reports/findings/eda.json")
     assert findings[0].startswith("37.3% of 569 labelled rows are positive")
 
@@ -114,6 +127,66 @@ def test_a_table_study_is_served_from_its_columns(byo) -> None:
         assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", names[1]]
     finally:
         _stop(proc)
+
+
+def test_metrics_show_fits_120_columns(byo) -> None:
+    """`dvc metrics show` lists the headline files only (one table, no line over 120 columns);
+    the detail files keep every number."""
+    work, _ = byo
+    widths = metrics_show_widths(work)
+    assert max(widths.values()) <= METRICS_WIDTH, widths
+    shown = json.loads(run_in(work, "dvc", "metrics", "show", "--json").stdout)[""]["data"]
+    evaluate = shown["reports/metrics/evaluate.json"]["data"]
+    detail = _json(work, "reports/metrics/detail/evaluate.json")
+    assert evaluate["roc_auc"] == detail["test"]["model"]["roc_auc"]
+    assert evaluate["decision"] == detail["promotion"]["decision"]
+    assert "reports/metrics/detail/features.json" not in shown
+
+
+def test_a_file_dropped_into_external_leaves_the_study_up_to_date(byo) -> None:
+    """Ingest depends on the file `data.path` names (stamped by the source stage), not on all
+    of external/: another file there, even an unreadable one, stales nothing, while a changed
+    byte in the configured file makes ingest stale once the source stage stamped it."""
+    work, _ = byo
+    run_in(work, "dvc", "repro")
+    trying = work / "external" / "trying" / "breast_cancer.csv"
+    trying.parent.mkdir(parents=True, exist_ok=True)
+    _csv(lambda f: f.to_csv(index=False)[:-25])(work, trying)
+    (work / "external" / "notes.txt").write_text("where the table came from\n")
+    assert stale_stages(work) == set()
+    configured = work / "external" / "breast_cancer.csv"
+    good = configured.read_bytes()
+    configured.write_bytes(good.replace(b"\n", b"\r\n"))  # the same table, other bytes
+    try:
+        run_in(work, "dvc", "repro", "source")
+        assert stale_stages(work) == {"ingest"}
+    finally:
+        configured.write_bytes(good)
+        run_in(work, "dvc", "repro", "source")
+    assert stale_stages(work) == set()
+
+
+def _words(text: str) -> set[str]:
+    return {m.group(0).lower() for m in FLIGHTS_WORDS.finditer(text)}
+
+
+def test_the_pages_speak_of_the_table_and_show_no_raw_output(byo) -> None:
+    """Every page of the table study (stage pages, model card, index): no flights word in what a
+    reader sees unless the table has such a column, no pandas footer, elided table, cut cell or
+    empty heading; the EDA's plots are not an empty folder (DVC warns) and the materialize stage
+    says why the store has no tables."""
+    work, log = byo
+    allowed = _words(" ".join(_good(work).columns).replace("_", " "))
+    pages = [*sorted((work / "reports" / "html").glob("*.html")),
+             work / "reports" / "model_card.html", work / "reports" / "index.html"]  # fmt: skip
+    assert len(pages) == 13
+    for page in pages:
+        html = page.read_text()
+        assert _words(reporting.visible_text(html)) <= allowed, page.name
+        assert reporting.page_problems(html) == [], page.name
+    assert any((work / "reports" / "plots" / "eda").iterdir())
+    assert "No categorical column with at most" in (work / "reports/html/03-eda.html").read_text()
+    assert "online store data/online/store.sqlite: no tables (a table study has no" in log, log
 
 
 def _guarded(work: Path) -> dict[str, str]:
@@ -185,8 +258,13 @@ BAD_INPUTS = {
     "renamed_file": (".csv", _csv(lambda f: f.to_csv(index=False)), "validate",
                      ["expects a table 'breast_cancer'", "'cancer_cases' from ",
                       "file name without the suffix"]),
+    # ... and the name mismatch never hides a real violation: every rule is still checked
+    "renamed_text_in_numeric": (".csv", _frame(lambda f: _set(f, "mean_area", "large")),
+                                "validate", ["column 'mean_area'", "rule 'type float'",
+                                             "example: 'large'",
+                                             "expects a table 'breast_cancer'"]),
 }  # fmt: skip
-RENAMED = {"renamed_file": "cancer_cases"}
+RENAMED = {"renamed_file": "cancer_cases", "renamed_text_in_numeric": "cancer_cases"}
 
 
 def _declare_case_id_key(work: Path) -> None:
@@ -231,34 +309,61 @@ def test_bad_input_stops_with_clear_error_and_keeps_outputs(byo, case, tmp_path)
         assert {
             k: v
             for k, v in after.items()
-            if not k.startswith(("data/raw", "reports/metrics/ingest"))
+            if not k.startswith(("data/raw", "reports/metrics/detail/ingest"))
         } == {
             k: v
             for k, v in before.items()
-            if not k.startswith(("data/raw", "reports/metrics/ingest"))
+            if not k.startswith(("data/raw", "reports/metrics/detail/ingest"))
         }
 
 
-def test_after_a_failed_validate_dvc_checkout_restores_the_last_good_raw_data(byo) -> None:
-    """A file that passes ingest but breaks a hard rule replaces data/raw (ingest succeeded);
-    the README's recovery, `git checkout dvc.lock && dvc checkout`, brings the raw data that
-    belongs to the models back from the DVC cache."""
+RECOVERY = {
+    # kind of failure: (the new file, other params changed with it, the stage that fails)
+    "unreadable_file": (_csv(lambda f: f.to_csv(index=False)[:-25]), {}, "ingest"),
+    "hard_rule_broken": (_frame(lambda f: _set(f, "mean_area", "large")), {}, "validate"),
+    # new rows that pass validate, and a slice the table lacks: EDA fails after ingest and
+    # validate succeeded on the new file
+    "later_stage": (_frame(lambda f: f.head(400)),
+                    {"features.profiles.breast_cancer.slices": ["no_such_column"]}, "eda"),
+}  # fmt: skip
+
+
+def _commit(work: Path) -> None:
+    """Commit the workspace, so that `git checkout` has the last good params and lock."""
+    for key, value in (("user.name", "tabstudy test"), ("user.email", "test@example.org")):
+        run_in(work, "git", "config", key, value)
+    run_in(work, "git", "add", "-A")
+    run_in(work, "git", "commit", "-q", "--allow-empty", "-m", "the last good run")
+
+
+@pytest.mark.parametrize("kind", list(RECOVERY))
+def test_the_readmes_restore_brings_back_the_last_good_run_byte_for_byte(byo, kind) -> None:
+    """After each kind of failure, exactly the README's recovery: `git checkout params.yaml`,
+    then `make restore` (`git checkout dvc.lock` if it changed, `dvc checkout --force`). Every
+    output (data, models, reports, the failed stage's page) is back as the committed dvc.lock
+    records it, and `dvc status` names only the stages that always run."""
     work, _ = byo
-    run_in(work, "dvc", "repro")  # back to the good file: a bad case refused at validate left
-    # its own raw data and ingest lock entry (the renamed file: another table's name)
-    before, lock = _guarded(work), (work / "dvc.lock").read_text()
-    bad = work / "external" / "recover" / "breast_cancer.csv"
-    bad.parent.mkdir(parents=True, exist_ok=True)
-    _frame(lambda f: _set(f, "mean_area", "large"))(work, bad)
-    set_params(work, **{"data.profiles.breast_cancer.path": str(bad.relative_to(work))})
-    try:
-        out = run_in(work, "dvc", "repro", check=False)
-    finally:
-        set_params(work, **{"data.profiles.breast_cancer.path": "external/breast_cancer.csv"})
-    assert out.returncode != 0 and "stage 'validate' FAILED" in out.stderr
-    assert (
-        _guarded(work)["data/raw/breast_cancer.parquet"] != before["data/raw/breast_cancer.parquet"]
-    )
-    (work / "dvc.lock").write_text(lock)  # what `git checkout dvc.lock` does in a real clone
-    run_in(work, "dvc", "checkout", "--force")
-    assert _guarded(work) == before
+    run_in(work, "dvc", "repro")  # a bad case refused at validate left its own raw data
+    _commit(work)
+    before, lock = output_digests(work), (work / "dvc.lock").read_text()
+    write, changes, stage = RECOVERY[kind]
+    new = work / "external" / "restore" / kind / "breast_cancer.csv"
+    new.parent.mkdir(parents=True, exist_ok=True)
+    write(work, new)
+    set_params(work, **{"data.profiles.breast_cancer.path": str(new.relative_to(work)), **changes})
+    out = run_in(work, "dvc", "repro", check=False)
+    assert out.returncode != 0 and f"stage '{stage}' FAILED" in out.stderr, out.stderr
+    failed = output_digests(work)
+    page = f"reports/html/{STAGE_PAGES[stage]}.html"
+    assert failed[page] != before[page], "the failed stage's page is published"
+    if stage != "ingest":  # ingest succeeded: data/raw holds the new file
+        assert failed["data/raw/breast_cancer.parquet"] != before["data/raw/breast_cancer.parquet"]
+    plain = run_in(work, "dvc", "checkout", check=False)  # why the README says --force
+    assert plain.returncode != 0 and "Use `--force`" in plain.stderr + plain.stdout, plain.stderr
+    run_in(work, "git", "checkout", "params.yaml")
+    run_in(work, "make", "restore")
+    assert (work / "dvc.lock").read_text() == lock
+    after = output_digests(work)
+    assert sorted(after) == sorted(before)
+    assert [k for k in before if after[k] != before[k]] == []
+    assert stale_stages(work) == set()

@@ -8,7 +8,7 @@ import pandas as pd
 from tabstudy import config, eda, evaluation, studies
 
 
-def _study() -> eda.EdaFrame:
+def _study(**own: object) -> eda.EdaFrame:
     rows = 400
     when = pd.Series(pd.date_range("2021-01-04", periods=rows, freq="7h"))
     raw = pd.DataFrame(
@@ -19,6 +19,7 @@ def _study() -> eda.EdaFrame:
             "late": np.where(
                 (np.arange(rows) % 2 == 1) | (when.dt.weekday.to_numpy() == 6), "y", "n"
             ),
+            **own,
         }
     )
     return studies.get("file").eda_frame(
@@ -34,6 +35,8 @@ def _study() -> eda.EdaFrame:
             test_frac=0.15,
             slices=[],
             reference_bins=10,
+            leakage_auc=0.98,
+            allow_leaky={},
         ),
     )
 
@@ -75,3 +78,52 @@ def test_slice_table_bins_numeric_columns_and_skips_tiny_slices() -> None:
     ].sum() == n
     kind_b = table[(table["slice"] == "kind") & (table["value"] == "b")].iloc[0]
     assert kind_b["rows"] == 10 and np.isnan(kind_b["auc_m"])
+
+
+def test_a_tables_own_calendar_columns_are_never_overwritten() -> None:
+    """A table with its own numeric weekday, month and hour: EDA's derived columns get other
+    names, the table's values stay, and every summary runs on both."""
+    rows = 400
+    own = {"weekday": np.arange(rows) % 5 + 0.5, "month": np.arange(rows) % 3,
+           "hour": np.linspace(0, 1, rows)}  # fmt: skip
+    study = _study(**own)
+    assert study.time_groups == ["month of when", "weekday of when", "hour of when"]
+    for column, values in own.items():
+        assert np.array_equal(study.frame[column].to_numpy(), values), column
+    assert {"weekday", "month", "hour"} <= set(study.numeric)
+    by_day = eda.rate_by(study.frame, "weekday of when")
+    assert list(by_day.index) == list(eda.WEEKDAYS)
+    related = eda.relations(study.frame, study.numeric)
+    assert "weekday" in related.columns
+    eda.histograms(study.frame, study.distributions)
+
+
+def test_calendar_columns_equal_to_the_derived_ones_keep_their_names() -> None:
+    when = pd.Series(pd.date_range("2021-01-04", periods=30, freq="5h"))
+    frame = pd.DataFrame({"month": when.dt.month, "hour": when.dt.hour.astype("int64")})
+    out, names = eda.add_calendar(frame, when, "departure")
+    assert names == ["month", "weekday", "hour"]
+    frame["hour"] = 7
+    out, names = eda.add_calendar(frame.assign(**{"hour of departure": 1}), when, "departure")
+    assert names == ["month", "weekday", "hour of departure'"] and (out["hour"] == 7).all()
+
+
+def test_a_failing_summary_names_its_column() -> None:
+    frame = pd.DataFrame({"y": [0, 1] * 10, "odd": [[1], [2]] * 10})
+    try:
+        eda.rate_by(frame, "odd")
+    except eda.EdaColumnError as err:
+        assert "column 'odd'" in str(err) and "features.categorical" in str(err)
+    else:
+        raise AssertionError("no error")
+
+
+def test_an_imbalanced_target_is_called_so() -> None:
+    study = _study()
+    rare = study.frame.assign(**{eda.TARGET: (np.arange(len(study.frame)) % 20 == 0).astype(int)})
+    found = eda.findings(eda.EdaFrame(rare, "late"), {}, pd.DataFrame(), pd.DataFrame())
+    assert found[1].startswith("The target is imbalanced (5.0% positive, below 10%)")
+    assert "PR AUC" in found[1] and "train.class_weight: balanced" in found[1]
+    assert not any(
+        "imbalanced" in f for f in eda.findings(study, {}, pd.DataFrame(), pd.DataFrame())
+    )

@@ -129,3 +129,40 @@ def test_paired_comparison_tells_tied_from_better() -> None:
     assert found[1].startswith("the MLP is tied with the twin: ROC AUC difference")
     assert found[-1] == ("the MLP trails the tree by more than 0.01 ROC AUC in: carrier B6 "
                          "(-0.040, 800 rows).")  # fmt: skip
+
+
+def test_a_suspiciously_perfect_model_is_not_blessed_without_a_reason() -> None:
+    scores = {"model": {"roc_auc": 0.9991}, "logreg": {"roc_auc": 0.9990}}
+    plain = evaluation.bless(scores, "model", ["logreg"], 0.6, 0.02)
+    assert plain.blessed and plain.warnings == []  # no bound: nothing checked
+    refused = evaluation.bless(scores, "model", ["logreg"], 0.6, 0.02, 0.98)
+    assert not refused.blessed
+    assert refused.reasons[0].startswith("suspiciously perfect: test ROC AUC 0.9991 is above "
+                                         "features.leakage_auc 0.98")  # fmt: skip
+    assert "evaluate.allow_near_perfect" in refused.reasons[0]
+    accepted = evaluation.bless(scores, "model", ["logreg"], 0.6, 0.02, 0.98, "a known easy task")
+    assert accepted.blessed and accepted.reasons == []
+    assert accepted.warnings[0].endswith(
+        "accepted (evaluate.allow_near_perfect): a known easy task"
+    )
+    assert "warnings" in evaluation.blessing_table(accepted).index
+    ordinary = {"model": {"roc_auc": 0.75}, "logreg": {"roc_auc": 0.74}}
+    assert evaluation.bless(ordinary, "model", ["logreg"], 0.6, 0.02, 0.98).warnings == []
+
+
+def test_the_champion_gate_refuses_and_shows_a_suspicious_score() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    p = np.clip(y * 0.9 + rng.random(400) * 0.1, 0, 1)
+    scores = {"model": {"roc_auc": 1.0}, "logreg": {"roc_auc": 0.99}}
+    frame = pd.DataFrame({"s": ["a"] * 400})
+    blessing = evaluation.bless(scores, "model", ["logreg"], 0.6, 0.02, 0.98)
+    refused = evaluation.champion_gate(y, p, None, frame, ["s"], blessing, 0.005, 100, 20, 0)
+    assert refused["decision"] == evaluation.REFUSE
+    assert "suspiciously perfect" in refused["reasons"][0]
+    accepted = evaluation.champion_gate(
+        y, p, None, frame, ["s"],
+        evaluation.bless(scores, "model", ["logreg"], 0.6, 0.02, 0.98, "easy"), 0.005, 100, 20, 0,
+    )  # fmt: skip
+    assert accepted["decision"] == evaluation.PROMOTE and "suspiciously" in accepted["warnings"][0]
+    assert "warnings" in evaluation.gate_table(accepted).index

@@ -164,3 +164,35 @@ def test_tampered_missing_or_extra_bundle_files_are_refused(trained, tmp_path) -
         bundle.load_bundle(path)
     with pytest.raises(bundle.BundleError, match="no bundle metadata"):
         bundle.load_bundle(tmp_path / "nowhere")
+
+
+def test_balanced_class_weights_and_the_prior_shift_back() -> None:
+    """train.class_weight: balanced on a 5% positive target: trained with equal class weight,
+    the model's mean probability is near 0.5; after :func:`undo_class_weight` it estimates the
+    real positive rate again, and the ranking (ROC AUC) is untouched by the shift."""
+    from sklearn.metrics import roc_auc_score
+
+    keras = pytest.importorskip("keras")
+    km.set_determinism(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20000, 2)).astype("float32")
+    y = (rng.random(20000) < 1 / (1 + np.exp(-(-3.3 + 1.0 * x[:, 0])))).astype("float32")
+    weights = km.class_weights(y, "balanced")
+    assert km.class_weights(y, "none") is None and km.class_weights(np.ones(5), "balanced") is None
+    w0, w1 = weights
+    assert w0 * (y == 0).sum() == pytest.approx(w1 * (y == 1).sum())  # each class: half
+    inputs = keras.Input(shape=(2,))
+    model = km.compile_model(
+        keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid", name="p_positive")(inputs)),
+        0.05,
+    )
+    weight = km.keras_class_weight(weights)
+    model.fit(x, y, epochs=8, batch_size=512, verbose=0, class_weight=weight)
+    weighted = model.predict(x, verbose=0).ravel()
+    shift = km.undo_class_weight(model, weights)
+    honest = model.predict(x, verbose=0).ravel()
+    assert shift == pytest.approx(-np.log(w1 / w0))
+    assert weighted.mean() > 0.3  # weighting inflates the probabilities ...
+    assert abs(honest.mean() - y.mean()) < 0.01  # ... the shift brings back the real rate
+    assert roc_auc_score(y, honest) == pytest.approx(roc_auc_score(y, weighted), abs=1e-6)
+    assert km.undo_class_weight(model, None) == 0.0

@@ -19,7 +19,7 @@ def facts(workdir) -> model_card.CardFacts:
         features=pd.DataFrame([vars(f) for f in features.FEATURE_SPEC]),
         splits=pd.DataFrame(
             {
-                "rows": [10, 5],
+                "rows": [10000, 5000],
                 "positive_rate": [0.2, 0.3],
                 "first_date": ["2013-01-01", "2013-11-01"],
                 "last_date": ["2013-10-31", "2013-12-31"],
@@ -81,7 +81,7 @@ def test_card_summary_is_computed_from_its_facts(facts) -> None:
     found = model_card.findings(named)
     assert found[0].startswith("Keras MLP is not blessed (ROC AUC 0.7123 more than")
     assert "[0.7000, 0.7200] against 0.7500 for the best baseline, the tree." in found[0]
-    assert "Trained on 10 rows (20.0% positive), tested on 5 held-out rows" in found[1]
+    assert "Trained on 10,000 rows (20.0% positive), tested on 5,000 held-out rows" in found[1]
     assert "flags 30.0% of test rows with precision 0.350 and recall 0.550" in found[2]
     md = model_card.render(named, "md")
     assert "## Summary" in md and f"- {found[0]}" in md
@@ -155,7 +155,7 @@ def full(facts, tmp_path):
         monitoring=["3 of 28 features drifted beyond PSI 0.25."],
         promotion=PROMOTION,
         provenance=prov,
-        coverage=model_card.coverage({"rows": {"flights": 20, "planes": 4}}, facts.splits),
+        coverage=model_card.coverage({"rows": {"flights": 20000, "planes": 4}}, facts.splits),
     )
 
 
@@ -176,9 +176,9 @@ def test_calibration_summary() -> None:
 
 
 def test_coverage_counts_rows_in_no_split(facts) -> None:
-    cov = model_card.coverage({"rows": {"flights": 20, "planes": 4}}, facts.splits)
-    assert cov == {"table": "flights", "source_rows": 20, "split_rows": 15, "left_out": 5,
-                   "share": 0.25}  # fmt: skip
+    cov = model_card.coverage({"rows": {"flights": 20000, "planes": 4}}, facts.splits)
+    assert cov == {"table": "flights", "source_rows": 20000, "split_rows": 15000,
+                   "left_out": 5000, "share": 0.25}  # fmt: skip
     assert model_card.coverage({"sha256": "x"}, facts.splits) is None  # older ingest metrics
     assert model_card.coverage({"rows": {"t": 10}}, facts.splits) is None  # inconsistent
 
@@ -225,7 +225,7 @@ def test_full_card_has_every_section(full) -> None:
     assert "Expected calibration error 0.0875" in md and "| 0.1000 | 0.2000 | +0.1000 | 300 |" in md
     assert "- 3 of 28 features drifted beyond PSI 0.25." in md
     assert "| carrier=AA | 900 | -0.0300 | [-0.0500, -0.0100] | yes |" in md
-    assert "5 of the 20 rows of the flights table (25.0%) are in no split." in md
+    assert "5,000 of the 20,000 rows of the flights table (25.0%) are in no split." in md
     assert "(SOURCE_DATE_EPOCH)" in md or "(commit date)" in md or "(unknown)" in md
     html = model_card.render(full, "html")
     assert 'class="flagged"' in html and "Provenance</h2>" in html and "few rows" in html
@@ -254,7 +254,7 @@ def test_card_json_follows_the_model_card_toolkit_fields(full) -> None:
     ]
     assert details["version"]["name"] == "unregistered"
     assert [d["name"] for d in card["model_parameters"]["data"]] == ["train split", "test split"]
-    assert card["model_parameters"]["data"][0]["rows"] == 10
+    assert card["model_parameters"]["data"][0]["rows"] == 10000
     metrics = card["quantitative_analysis"]["performance_metrics"]
     ci = {"lower_bound": "0.7", "upper_bound": "0.72"}
     assert metrics[0] == {
@@ -276,3 +276,44 @@ def test_optional_inputs_absent(tmp_path) -> None:
     assert model_card.optional_json(tmp_path / "monitor.json") is None
     (tmp_path / "monitor.json").write_text('["a sentence"]')
     assert model_card.optional_json(tmp_path / "monitor.json") == ["a sentence"]
+
+
+def test_an_imbalanced_study_gets_a_caution_and_pr_auc_in_the_headline(facts) -> None:
+    splits = facts.splits.assign(rows=[20000, 2000], positive_rate=[0.05, 0.04])
+    rare = dataclasses.replace(facts, splits=splits)
+    found = model_card.findings(rare)
+    assert "(PR AUC 0.4000; chance level 0.0400)" in found[0]
+    (caution,) = [f for f in found if f.startswith("Caution:")]
+    assert "only 5.0% of training rows are positive" in caution
+    assert "fewer than 100" in caution and "80 positive(s)" in caution
+    balanced = dataclasses.replace(facts, splits=facts.splits.assign(rows=[20000, 2000]))
+    assert not any(f.startswith("Caution:") for f in model_card.findings(balanced))
+    assert "PR AUC" not in model_card.findings(balanced)[0]
+
+
+def test_a_suspiciously_perfect_score_is_stamped_on_the_card(facts) -> None:
+    warning = "suspiciously perfect: test ROC AUC 0.9990 is above features.leakage_auc 0.98"
+    stamped = dataclasses.replace(facts, blessing={**facts.blessing, "warnings": [warning]})
+    assert f"**WARNING:** {warning}" in model_card.render(stamped, "md")
+    assert warning in model_card.render(stamped, "html")
+    assert any(f.startswith("WARNING: suspiciously perfect") for f in model_card.findings(stamped))
+
+
+def test_accepted_leaky_features_and_their_reasons_are_in_the_card(facts) -> None:
+    text = model_card.leakage_text(0.98, {"tenure_days": "known at sign-up"})
+    assert "`tenure_days`: known at sign-up" in text and "0.98" in text
+    assert model_card.leakage_text(None, {}) == ""
+    carded = dataclasses.replace(facts, extra={**facts.extra, "leakage": text})
+    assert "`tenure_days`: known at sign-up" in model_card.render(carded, "md")
+    assert "<code>tenure_days</code>: known at sign-up" in model_card.render(carded, "html")
+
+
+def test_a_card_written_for_another_study_gets_neutral_words(facts) -> None:
+    flights = facts.config
+    assert model_card.for_study(flights, "nycflights13", "y = 1 when late") is flights
+    with pytest.warns(model_card.ModelCardWarning, match="model_card.study is 'nycflights13'"):
+        neutral = model_card.for_study(flights, "file", "y = 1 when column 'churn' equals 'yes'.")
+    assert neutral.title == "A model of: y = 1 when column 'churn' equals 'yes'"
+    md = model_card.render(dataclasses.replace(facts, config=neutral), "md")
+    assert "flight" not in " ".join([neutral.title, neutral.intended_use, *neutral.limitations])
+    assert "set model_card.intended_use" in md

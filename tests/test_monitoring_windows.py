@@ -366,3 +366,36 @@ def test_plots_draw_the_families_thresholds_and_alerts(drifting: dict[str, objec
     assert len(pred_fig.axes) == 2
     for f in (fig, perf_fig, pred_fig):
         plt.close(f)
+
+
+def test_rows_without_time_are_one_named_window_with_no_date() -> None:
+    """A table without a time column: one window called "test split", the findings say that
+    monitoring over time is not applicable, and no epoch date appears anywhere."""
+    from tabstudy.config import MonitorConfig
+    from tabstudy.monitoring import report
+
+    rng = np.random.default_rng(3)
+    n = 600
+    train = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(["a", "b"], n)})
+    score = rng.random(n)
+    rows = train.assign(**{report.SCORE: score, report.TIME: pd.Timestamp(report.UNTIMED_START),
+                           report.LABEL_COLUMN: (rng.random(n) < score).astype(float)})  # fmt: skip
+    valid_y = (rng.random(n) < score).astype(int)
+    reference = report.build_reference(valid_y, score, report.UNTIMED_START, "abc", 20, 0)
+    cfg = MonitorConfig(window="week", alpha=0.01, correction="fdr_bh", psi_warn=0.1,
+                        psi_alert=0.25, max_drifted_share=0.25, prediction_psi_alert=0.1,
+                        label_delay_days=0.0, bootstrap_samples=20,
+                        estimation_draws=20)  # fmt: skip
+    timed = report.monitor(train, rows, ["c"], ["x"], {"x": "t", "c": "t"}, reference, cfg, 0.5, 0)
+    assert any(report.UNTIMED_START in s for s in timed.findings)  # what the stage must hide
+    result = report.without_time_axis(timed)
+    assert result.findings[0].startswith("No time axis:") and "not applicable" in result.findings[0]
+    text = " ".join(result.findings) + repr(result.summary()) + repr(result.alerts)
+    for table in (result.windows, result.drift, result.prediction, result.performance):
+        text += table.to_csv()
+    assert "1970" not in text and "1969" not in text
+    assert set(result.windows["window"]) == {report.UNTIMED_WINDOW}
+    figs = report.figures(result, reference, cfg)
+    assert list(figs) == ["drift_over_time"]
+    axis = figs["drift_over_time"].axes[0]
+    assert "no time axis" in axis.get_title() and axis.get_xlabel() == "largest PSI in the family"

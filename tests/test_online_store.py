@@ -17,7 +17,7 @@ from tabstudy.studies.flights import features, history, ingest, legs, online
 TARGET = FlightsTarget(delay_minutes=15, unresolved="drop")
 CFG = FlightsFeatures(
     horizon_hours=2, outcome_margin_minutes=60, history_smoothing=20, reference_bins=10,
-    slices=["carrier"],
+    slices=["carrier"], leakage_auc=0.98, allow_leaky={},
     split=SplitConfig(train_start=None, valid_start="2013-09-01", test_start="2013-11-01"),
 )  # fmt: skip
 

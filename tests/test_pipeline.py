@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -24,15 +23,19 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tabstudy import reporting
 from tabstudy.pipeline.stages import COMMANDS, STAGES
 
-from .conftest import DELETE, copy_repo
+from .conftest import DELETE, METRICS_WIDTH, copy_repo, metrics_show_widths
+from .conftest import output_digests as _outputs
 from .conftest import run_in as _run
 from .conftest import set_params as _set_params
 from .conftest import stages_ran as _ran
+from .conftest import stale_stages as _stale
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
+ALWAYS_CHANGED = {s.name for s in (*STAGES, *COMMANDS) if s.always_changed}
 
 
 def smoke_copy(dest: Path) -> Path:
@@ -51,7 +54,8 @@ def first_run(smoke_run) -> tuple[Path, str]:
 def test_repro_then_noop(first_run) -> None:
     work, log = first_run
     ran = _ran(log)
-    assert ran[:4] == ["ingest", "validate", "eda", "features"] and ran[-1] == "index", ran
+    assert ran[:5] == ["source", "ingest", "validate", "eda", "features"], ran
+    assert ran[-1] == "index", ran
     assert sorted(ran) == sorted(s.name for s in (*STAGES, *COMMANDS))
     assert ran.index("champion") < ran.index("evaluate")
     assert ran.index("materialize") > ran.index("train")
@@ -65,17 +69,18 @@ def test_repro_then_noop(first_run) -> None:
     tune_report = (work / "reports" / "html" / "06-tune.html").read_text()
     assert "oneDNN custom operations" not in tune_report  # start-up noise tidied on success too
     again = _run(work, "dvc", "repro")
-    # the champion stage reads the registry's git tags, so it always runs; its output is the
-    # same, so nothing after it does
-    assert _ran(again.stdout) == ["champion"], again.stdout
+    # the source stage stamps the data files and the champion stage reads the registry's git
+    # tags, so both always run; their outputs are the same, so nothing after them does
+    assert sorted(_ran(again.stdout)) == sorted(ALWAYS_CHANGED), again.stdout
     status = _run(work, "dvc", "status")
-    assert re.findall(r"^(\w+):", status.stdout, re.M) == ["champion"], status.stdout
-    assert "always changed" in status.stdout
+    assert sorted(re.findall(r"^(\w+):", status.stdout, re.M)) == sorted(ALWAYS_CHANGED)
+    assert status.stdout.count("always changed") == len(ALWAYS_CHANGED), status.stdout
 
 
 def test_report_pages_are_clean(first_run) -> None:
     """Every stage page: its own title, a link back to the index, no script from the network,
-    no raw object dump; executed notebooks carry no machine path."""
+    no raw object dump, no raw pandas output (:func:`tabstudy.reporting.page_problems`, the
+    model card and the index too); executed notebooks carry no machine path."""
     work, _ = first_run
     pages = sorted((work / "reports" / "html").glob("*.html"))
     assert len(pages) == 11
@@ -91,6 +96,9 @@ def test_report_pages_are_clean(first_run) -> None:
             assert dump not in html, (page.name, dump)
         assert len(html) < 1_000_000, page.name
     assert len(titles) == 11
+    for page in (*pages, work / "reports" / "model_card.html", work / "reports" / "index.html"):
+        # no Series footer, elided table, cut cell or empty heading
+        assert reporting.page_problems(page.read_text()) == [], page.name
     for nb in (work / "reports" / "notebooks").glob("*.ipynb"):
         text = nb.read_text()
         assert str(work) not in text and "input_path" not in text, nb.name
@@ -99,21 +107,23 @@ def test_report_pages_are_clean(first_run) -> None:
 
 
 def test_metrics_and_plots_commands_work(first_run) -> None:
+    """`dvc metrics show` lists the headline numbers in one table that fits 120 columns; every
+    number stays in the detail files, which `dvc metrics show FILE` shows too."""
     work, _ = first_run
+    widths = metrics_show_widths(work)
+    assert max(widths.values()) <= METRICS_WIDTH, widths
     shown = json.loads(_run(work, "dvc", "metrics", "show", "--json").stdout)
-    flat = json.dumps(shown)
-    assert "roc_auc" in flat and "weights_sha256" in flat
+    headline = {p: d["data"] for p, d in shown[""]["data"].items()}
+    evaluate = headline["reports/metrics/evaluate.json"]
+    detail = json.loads((work / "reports/metrics/detail/evaluate.json").read_text())
+    assert evaluate["roc_auc"] == detail["test"]["model"]["roc_auc"]
+    assert [evaluate["auc_lo"], evaluate["auc_hi"]] == detail["roc_auc_ci95"]["model"]
+    assert evaluate["decision"] == detail["promotion"]["decision"]
+    assert set(headline["reports/metrics/validate.json"]) == {"fail", "warn"}
+    train = _run(work, "dvc", "metrics", "show", "--json", "reports/metrics/detail/train.json")
+    assert "weights_sha256" in train.stdout
     out = _run(work, "dvc", "plots", "show", "--out", str(work / "plots_html"))
     assert (work / "plots_html" / "index.html").exists(), out.stdout
-
-
-def _outputs(work: Path) -> dict[str, str]:
-    """SHA-256 of every file the pipeline wrote, but the wall times (``reports/timings``: not a
-    DVC output, they differ by design)."""
-    timings = work / "reports" / "timings"
-    files = [p for d in ("data", "models", "reports") for p in (work / d).rglob("*")
-             if p.is_file() and timings not in p.parents]  # fmt: skip
-    return {str(p.relative_to(work)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 def test_two_clean_runs_are_byte_identical(first_run, tmp_path_factory) -> None:
@@ -123,7 +133,8 @@ def test_two_clean_runs_are_byte_identical(first_run, tmp_path_factory) -> None:
     _run(work1, "dvc", "repro")
     _run(work2, "dvc", "repro")
     out1, out2 = _outputs(work1), _outputs(work2)
-    assert len([k for k in out1 if k.startswith("reports/metrics/")]) == 11
+    assert len([k for k in out1 if k.startswith("reports/metrics/detail/")]) == 11
+    assert len([k for k in out1 if re.fullmatch(r"reports/metrics/\w+\.json", k)]) == 7
     assert (
         "models/bundle/model.keras" in out1 and "models/bundle/saved_model/saved_model.pb" in out1
     )
@@ -135,15 +146,6 @@ def test_two_clean_runs_are_byte_identical(first_run, tmp_path_factory) -> None:
     assert lock1 == lock2
 
 
-ALWAYS_CHANGED = {s.name for s in (*STAGES, *COMMANDS) if s.always_changed}
-
-
-def _stale(work: Path) -> set[str]:
-    """The stages ``dvc status`` names, less those that always run (the champion stage)."""
-    status = json.loads(_run(work, "dvc", "status", "--json").stdout or "{}")
-    return {name.split(":")[-1] for name in status} - ALWAYS_CHANGED
-
-
 def test_stage_deps_are_the_code_it_executes(first_run, tmp_path) -> None:
     work = tmp_path / "repo"
     shutil.copytree(first_run[0], work, symlinks=True)
@@ -152,6 +154,9 @@ def test_stage_deps_are_the_code_it_executes(first_run, tmp_path) -> None:
     plots = work / "src" / "tabstudy" / "pipeline" / "plots.py"
     plots.write_text(plots.read_text() + "\n# a new plot declaration would go here\n")
     assert _stale(work) == set(), "editing the plot declarations made a stage stale"
+    # a file dropped into external/ is not the flights study's data
+    (work / "external" / "my_table.csv").write_text("a,b\n1,2\n")
+    assert _stale(work) == set(), "a file in external/ made a stage stale"
     history = work / "src" / "tabstudy" / "studies" / "flights" / "history.py"
     history.write_text(history.read_text() + "\n# smoothing tweak\n")
     assert _stale(work) == {"ingest", "validate", "eda", "features", "materialize"}
@@ -214,4 +219,4 @@ def test_failing_cell_fails_stage_and_keeps_last_outputs(first_run, tmp_path) ->
     dvc = _run(work, "dvc", "repro", "features", check=False)
     assert dvc.returncode != 0
     assert {p.name: p.read_bytes() for p in processed.iterdir()} == before
-    assert (work / "reports" / "metrics" / "features.json").exists()
+    assert (work / "reports" / "metrics" / "detail" / "features.json").exists()

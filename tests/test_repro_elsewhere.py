@@ -97,7 +97,7 @@ def test_every_other_registry_error_still_fails_make_repros_step(elsewhere) -> N
     out = run_in(elsewhere, *REGISTRY, "--ref", "HEAD", "--if-refused-exit-0",
                  "--if-unrecorded-exit-0", check=False)  # fmt: skip
     assert out.returncode == 2 and "is not recorded by HEAD's dvc.lock" in out.stderr
-    metrics = elsewhere / "reports" / "metrics" / "evaluate.json"
+    metrics = elsewhere / "reports" / "metrics" / "detail" / "evaluate.json"
     saved = metrics.read_bytes()
     metrics.unlink()
     try:

@@ -55,14 +55,14 @@ def test_promotion_gate_canary_shadow_report_and_rollback(repo: Path) -> None:
 
     # a challenger: one training epoch instead of three, as a DVC experiment; a train param
     # re-runs exactly train and what follows it (monitor reads the drift reference from the
-    # bundle, materialize builds the store for it; champion always runs)
+    # bundle, materialize builds the store for it; source and champion always run)
     exp = run_in(repo, "dvc", "exp", "run", "-S", "train.profiles.smoke.epochs=1")
     ran = stages_ran(exp.stdout)
-    assert set(ran) == {"train", "champion", "evaluate", "model_card", "monitor", "materialize",
-                        "index"}, ran  # fmt: skip
+    assert set(ran) == {"source", "train", "champion", "evaluate", "model_card", "monitor",
+                        "materialize", "index"}, ran  # fmt: skip
     assert ran[-1] == "index"
-    assert json.loads((repo / "reports/metrics/train.json").read_text())["epochs_run"] == 1
-    promo = json.loads((repo / "reports/metrics/evaluate.json").read_text())["promotion"]
+    assert json.loads((repo / "reports/metrics/detail/train.json").read_text())["epochs_run"] == 1
+    promo = json.loads((repo / "reports/metrics/detail/evaluate.json").read_text())["promotion"]
     assert promo["champion"]["version"] == "v0.0.1" and promo["version"] == "v0.0.2"
     assert f"champion gate: {promo['decision'].upper()} (against champion v0.0.1" in exp.stdout
     out = run_in(repo, *REGISTRY, "promote", check=False)

@@ -188,6 +188,24 @@ def test_a_renamed_file_says_which_table_was_expected_and_how_they_match() -> No
     assert "file name without the suffix" in message
 
 
+def test_a_renamed_table_is_still_checked_against_every_rule(flights_contract) -> None:
+    """One contract table missing and one unknown data table: the data table stands in, so a
+    real violation is reported beside the name mismatch (and listed before it)."""
+    bad = pd.DataFrame([flight(), flight(flight=2, distance="far")])
+    contract = flights_contract.model_copy(
+        update={"tables": {"flights": flights_contract.tables["flights"]}}
+    )
+    found = schema.validate_tables({"my_flights": bad}, contract, THRESHOLDS)
+    failed = [(a.table, a.column, a.rule) for a in found if a.status == "fail"]
+    assert ("flights", "*", "table present") in failed
+    assert ("flights", "distance", "type int") in failed
+    with pytest.raises(schema.DataValidationError) as err:
+        schema.raise_for_hard(found, {"my_flights": "external/my_flights.csv"})
+    lines = str(err.value).splitlines()[1:]
+    assert "external/my_flights.csv: table 'flights', column 'distance'" in lines[0]
+    assert "expects a table 'flights'" in lines[-1]
+
+
 def test_flights_target_uses_the_label_rule(shipped) -> None:
     flights = shipped["flights"].head(500).assign(arr_delay=1.0)  # nobody late
     found = _target_anomalies(

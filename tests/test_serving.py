@@ -149,7 +149,8 @@ def test_metadata_names_the_model(work, server) -> None:
     assert meta["features"] == [f["name"] for f in spec["features"]]
     assert meta["training_window"]["first_date"] == "2013-01-01"
     assert 0 < meta["threshold"]["value"] < 1 and meta["runtime"] == "auto"
-    blessing = json.loads((work / "reports" / "metrics" / "evaluate.json").read_text())["blessing"]
+    evaluate = work / "reports" / "metrics" / "detail" / "evaluate.json"
+    blessing = json.loads(evaluate.read_text())["blessing"]
     assert meta["blessing"] == blessing
     assert httpx.get(f"{server}/readyz").json()["status"] == "ready"
     assert "/v1/predict/batch" in httpx.get(f"{server}/openapi.json").json()["paths"]

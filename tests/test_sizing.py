@@ -29,12 +29,32 @@ def test_a_small_table_gets_a_grid_batches_and_epochs_that_fit(resolved) -> None
                               train=resolved["train"])  # fmt: skip
     grid, notes = sizing.sized_baselines(cfg.baselines, 3000)
     assert grid.hgb_min_samples_leaf == [6, 30, 150] and "6400" in notes[0]
+    assert grid.lgbm_min_child_samples == 30 and grid.lgbm_num_leaves == 31
+    assert "baselines.lgbm_min_child_samples 400 needs more than 10%" in notes[1]
     space, notes = sizing.sized_tune(cfg.tune, 3000)
     assert space.batch_size == [128]  # 1024 and 4096 leave fewer than 20 steps an epoch
     assert space.epochs == 21 and len(notes) == 2  # 500 steps at 24 steps an epoch
     budget, notes = sizing.sized_train(cfg.train, 3000, 128)
     assert budget.epochs == 84 and "train.min_steps 2000" in notes[0]
     assert sizing.sized_train(cfg.train, 3000, 128)[0].patience == cfg.train.patience
+
+
+def test_lightgbm_leaves_fit_a_tiny_table(resolved) -> None:
+    cfg = config.stage_config("full", 1, baselines=resolved["baselines"]).baselines
+    grid, notes = sizing.sized_lgbm(cfg.model_copy(update={"lgbm_min_child_samples": 20}), 400)
+    assert (grid.lgbm_min_child_samples, grid.lgbm_num_leaves) == (20, 20)
+    assert notes == ["baselines.lgbm_num_leaves 31 leaves of 20 rows need more than the 400 "
+                     "training rows; used 20"]  # fmt: skip
+
+
+def test_backtest_folds_of_a_small_table_train_enough_steps(resolved) -> None:
+    cfg = config.stage_config("full", 1, backtest=resolved["backtest"]).backtest
+    assert sizing.sized_backtest(cfg, FLIGHTS_TRAIN_ROWS, 4096) == (cfg, [])
+    budget, notes = sizing.sized_backtest(cfg, 3000, 128)
+    assert budget.keras_epochs == 5  # 100 steps at 24 steps an epoch
+    assert notes[0].startswith("backtest.keras_epochs 2 allows fewer than")
+    with pytest.warns(sizing.SizingWarning, match="backtest.keras_epochs"):
+        sizing.warn(notes)
 
 
 def test_a_random_only_search_is_called_so(resolved) -> None:

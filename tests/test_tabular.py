@@ -22,6 +22,8 @@ def _features(**kw: object) -> config.TableFeatures:
         "test_frac": 0.15,
         "slices": [],
         "reference_bins": 10,
+        "leakage_auc": 0.98,
+        "allow_leaky": {},
     }
     return config.TableFeatures(**{**base, **kw})
 

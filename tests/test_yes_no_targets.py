@@ -71,5 +71,5 @@ def test_dvc_exp_run_set_param_keeps_the_target_value(answers, column) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     params = (answers / "params.yaml").read_text()
     assert f"positive: {positive}\n" in params  # DVC wrote it without quotes
-    report = json.loads((answers / "reports" / "metrics" / "validate.json").read_text())
+    report = json.loads((answers / "reports" / "metrics" / "detail" / "validate.json").read_text())
     assert report["fail"] == 0, report

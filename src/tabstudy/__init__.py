@@ -18,8 +18,10 @@ call into this package for every piece of logic. One module per role:
 - :mod:`tabstudy.pipeline`   the stage registry and the runner DVC calls
 """
 
+from tabstudy import console as _console
 from tabstudy import numerics as _numerics
 
 _numerics.apply()  # before NumPy or TensorFlow loads; the start-up hook usually did it already
+_console.install()  # a stage's kernel prints each warning on one line
 
 __version__ = "0.1.0"

@@ -119,6 +119,14 @@ class SplitConfig(_Section):
 class _FeaturesCommon(_Section):
     reference_bins: int = Field(ge=2, description="quantile bins of the drift reference")
     slices: list[str] = Field(description="columns to slice metrics by")
+    leakage_auc: float = Field(
+        gt=0.5,
+        le=1.0,
+        description="a feature alone (or the model on test) above this ROC AUC: suspected leakage",
+    )
+    allow_leaky: dict[str, str] = Field(
+        description="features accepted above leakage_auc, each with the reason (shown in the card)"
+    )
 
 
 class FlightsFeatures(_FeaturesCommon):
@@ -210,6 +218,10 @@ class TrainConfig(_Section):
         "processes on this machine (TF_CONFIG on loopback)"
     )
     workers: int = Field(ge=1, description="processes of a multi_worker training")
+    class_weight: Literal["none", "balanced"] = Field(
+        description="balanced: each class weighs half the training loss; the output is shifted "
+        "back afterwards so probabilities estimate the real positive rate"
+    )
 
 
 class EvaluateConfig(_Section):
@@ -225,9 +237,18 @@ class EvaluateConfig(_Section):
     champion_min_slice_rows: int = Field(
         ge=1, description="champion gate: slices with fewer rows are not judged"
     )
+    allow_near_perfect: str | None = Field(
+        description="the reason a test ROC AUC above features.leakage_auc is believed (null: "
+        "such a model is not blessed)"
+    )
 
 
 class ModelCardConfig(_Section):
+    """The card's own words (``model_card`` section), written for the study ``study``."""
+
+    study: str = Field(
+        description="the data.source the title, intended use and limitations were written for"
+    )
     title: str
     owner: str
     intended_use: str
@@ -271,6 +292,9 @@ class BacktestConfig(_Section):
     train_window: Literal["expanding", "sliding"]
     train_months: int = Field(ge=1, description="sliding windows: months of training data")
     keras_epochs: int = Field(ge=1, description="epochs per Keras fold (fixed, no early stop)")
+    keras_min_steps: int = Field(
+        ge=0, description="keras_epochs raised so a fold trains at least this many steps"
+    )
     bootstrap_samples: int = Field(ge=10, description="paired bootstrap of the AUC differences")
     policies: list[Literal["never", "sliding", "expanding", "on_alert"]] = Field(min_length=1)
     policy_model: Literal["lightgbm", "hgb", "logreg", "keras"] = Field(

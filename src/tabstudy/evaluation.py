@@ -4,7 +4,7 @@ blessing gate that decides whether a model may ship."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -84,6 +84,25 @@ class Blessing:
     min_roc_auc: float
     max_gap: float
     reasons: list[str]
+    warnings: list[str] = field(default_factory=list)
+    """What the card and the gate must show even when blessed (a suspiciously perfect score)."""
+
+
+SUSPICIOUS = "suspiciously perfect"
+
+
+def near_perfect(auc: float, bound: float | None, accepted: str | None) -> tuple[str, bool]:
+    """The "suspiciously perfect" warning for a test ROC AUC above ``bound`` (empty when not),
+    and whether it blocks (no ``accepted`` reason given)."""
+    if bound is None or not auc > bound:
+        return "", False
+    text = (
+        f"{SUSPICIOUS}: test ROC AUC {auc:.4f} is above features.leakage_auc {bound:g}; a "
+        "feature may carry the label (part of the outcome, or recorded after it)"
+    )
+    if accepted:
+        return f"{text}; accepted (evaluate.allow_near_perfect): {accepted}", False
+    return f"{text}; check the features, or give the reason in evaluate.allow_near_perfect", True
 
 
 def bless(
@@ -92,9 +111,12 @@ def bless(
     baselines: list[str],
     min_roc_auc: float,
     max_gap: float,
+    leakage_auc: float | None = None,
+    allow_near_perfect: str | None = None,
 ) -> Blessing:
-    """Bless ``candidate`` if its ROC AUC reaches ``min_roc_auc`` and is within ``max_gap`` of
-    the best baseline's."""
+    """Bless ``candidate`` if its ROC AUC reaches ``min_roc_auc``, is within ``max_gap`` of the
+    best baseline's and, unless ``allow_near_perfect`` gives a reason, is not above
+    ``leakage_auc`` (:func:`near_perfect`)."""
     auc = scores[candidate]["roc_auc"]
     best = max(baselines, key=lambda b: scores[b]["roc_auc"])
     best_auc = scores[best]["roc_auc"]
@@ -103,7 +125,11 @@ def bless(
         reasons.append(f"ROC AUC {auc:.4f} below the floor {min_roc_auc:.4f}")
     if auc < best_auc - max_gap:
         reasons.append(f"ROC AUC {auc:.4f} more than {max_gap:.4f} below {best} ({best_auc:.4f})")
-    return Blessing(not reasons, auc, best, best_auc, min_roc_auc, max_gap, reasons)
+    warning, blocks = near_perfect(auc, leakage_auc, allow_near_perfect)
+    if blocks:
+        reasons.append(warning)
+    warnings = [warning] if warning else []
+    return Blessing(not reasons, auc, best, best_auc, min_roc_auc, max_gap, reasons, warnings)
 
 
 def blessing_dict(b: Blessing) -> dict[str, object]:
@@ -119,6 +145,7 @@ def blessing_table(b: Blessing) -> pd.DataFrame:
         f"best baseline ({b.best_baseline}) ROC AUC": round(b.best_baseline_roc_auc, 4),
         "allowed gap (evaluate.max_gap_to_best_baseline)": b.max_gap,
         "reasons": "; ".join(b.reasons) or "none",
+        **({"warnings": "; ".join(b.warnings)} if b.warnings else {}),
     }
     return pd.Series(rows, name="blessing gate").to_frame()
 
@@ -143,8 +170,12 @@ def named(table: pd.DataFrame) -> pd.DataFrame:
     return table.rename(index=MODEL_NAMES).rename_axis("model")
 
 
-def plot_curves(y: np.ndarray, probs: Mapping[str, np.ndarray], bins: int) -> object:
-    """ROC, precision-recall and calibration curves of several models side by side."""
+def plot_curves(
+    y: np.ndarray, probs: Mapping[str, np.ndarray], bins: int, positive: str = "positive"
+) -> object:
+    """ROC, precision-recall and calibration curves of several models side by side; the
+    calibration axis names the positive class as the study does (``positive``: the spec's
+    :attr:`~tabstudy.spec.Words.positive`, e.g. "late")."""
     import matplotlib.pyplot as plt
 
     fig, (roc_ax, pr_ax, cal_ax) = plt.subplots(1, 3, figsize=(12, 3.6))
@@ -161,18 +192,50 @@ def plot_curves(y: np.ndarray, probs: Mapping[str, np.ndarray], bins: int) -> ob
     cal_ax.plot([0, 1], [0, 1], "k--", linewidth=0.8)
     roc_ax.set(title="ROC", xlabel="false positive rate", ylabel="true positive rate")
     pr_ax.set(title="Precision-recall", xlabel="recall", ylabel="precision")
-    cal_ax.set(title="Calibration", xlabel="mean predicted", ylabel="observed late rate")
+    cal_ax.set(title="Calibration", xlabel="mean predicted", ylabel=f"observed {positive} rate")
     for ax in (roc_ax, pr_ax, cal_ax):
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
+def _ordered(labels: pd.Series, order: list[str]) -> pd.Series:
+    """``labels`` as an ordered categorical: ``order`` first, then any other label (``"nan"``)."""
+    rest = sorted(set(labels) - set(order))
+    return pd.Series(
+        pd.Categorical(labels, categories=[*order, *rest], ordered=True), index=labels.index
+    )
+
+
+def _number_name(value: float) -> str:
+    """A number as a slice label: ``"2"`` for 2.0, ``"2.5"`` for 2.5."""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _interval_names(edges: pd.IntervalIndex) -> list[str]:
+    """``"(7.76, 11.58]"`` per quantile bin, with as few significant digits (4 at least) as keep
+    the labels apart."""
+    for digits in range(4, 18):
+        names = [f"({i.left:.{digits}g}, {i.right:.{digits}g}]" for i in edges]
+        if len(set(names)) == len(names):
+            return names
+    return [str(i) for i in edges]
+
+
 def slice_values(values: pd.Series, max_levels: int = 12, bins: int = 4) -> pd.Series:
-    """Slice labels of a column: its values, or quartile ranges for a many-valued numeric one."""
-    if pd.api.types.is_numeric_dtype(values) and values.nunique() > max_levels:
-        return pd.qcut(values, bins, duplicates="drop").astype(str)
-    return values.astype(str)
+    """Slice labels of a column, as an ordered categorical of text: its values (numbers in
+    numeric order, text in text order), or quartile ranges for a many-valued numeric one (lowest
+    first); a missing value is the label ``"nan"``, last."""
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        labels = values.astype(str).where(values.notna(), "nan").astype(str)
+        return _ordered(labels, sorted(set(labels) - {"nan"}))
+    if values.nunique() > max_levels:
+        binned = pd.qcut(values, bins, duplicates="drop")
+        names = _interval_names(binned.cat.categories)
+        return _ordered(binned.cat.rename_categories(names).astype(str), names)
+    numbers = sorted(values.dropna().unique())
+    names = [_number_name(v) for v in numbers]
+    return _ordered(values.map(dict(zip(numbers, names, strict=True))).fillna("nan"), names)
 
 
 def slice_table(
@@ -187,9 +250,11 @@ def slice_table(
     rows = []
     y = np.asarray(y)
     for column in slices:
-        labels = slice_values(frame[column]).to_numpy()
-        for value in pd.unique(labels):
-            mask = labels == value
+        labels = slice_values(frame[column])
+        for value in labels.cat.categories:
+            mask = (labels == value).to_numpy()
+            if not mask.any():
+                continue
             row: dict[str, object] = {
                 "slice": column,
                 "value": value,
@@ -203,9 +268,8 @@ def slice_table(
                 )
             rows.append(row)
     columns = ["slice", "value", "rows", "positive_rate", *(f"auc_{m}" for m in probs)]
-    return (
-        pd.DataFrame(rows, columns=columns).sort_values(["slice", "value"]).reset_index(drop=True)
-    )
+    table = pd.DataFrame(rows, columns=columns)  # values in slice order: numbers by value
+    return table.sort_values("slice", kind="stable").reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -359,9 +423,9 @@ def _slice_regressions(
     (only those can block), and whether it blocks (that drop, and an interval below 0)."""
     out: list[dict[str, object]] = []
     for column in columns:
-        labels = slice_values(frame[column]).to_numpy()
-        for value in sorted(pd.unique(labels), key=str):
-            mask = labels == value
+        labels = slice_values(frame[column])
+        for value in labels.cat.categories:
+            mask = (labels == value).to_numpy()
             rows, positives = int(mask.sum()), int(y[mask].sum())
             if rows < min_rows or positives in (0, rows):
                 continue
@@ -417,6 +481,8 @@ def champion_gate(
                                f"-{max_drop:g}")  # fmt: skip
     result["decision"] = REFUSE if reasons else PROMOTE
     result["reasons"] = reasons
+    if blessing.warnings:
+        result["warnings"] = list(blessing.warnings)
     return result
 
 
@@ -435,6 +501,7 @@ def gate_table(gate: Mapping[str, object]) -> pd.DataFrame:
         "allowed drop (evaluate.champion_max_drop)": gate.get("max_drop"),
         "slices compared": len(gate.get("slices") or []),  # type: ignore[arg-type]
         "reasons": "; ".join(gate.get("reasons") or []) or "none",  # type: ignore[arg-type]
+        **({"warnings": "; ".join(gate["warnings"])} if gate.get("warnings") else {}),  # type: ignore[arg-type]
     }
     return pd.Series(rows, name="champion gate").to_frame()
 

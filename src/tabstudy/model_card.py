@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pandas as pd
 
 from tabstudy import artifacts
 from tabstudy.config import ModelCardConfig
+from tabstudy.spec import IMBALANCED_SHARE, MIN_TEST_POSITIVES
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,23 @@ def data_facts(bundle: Any, evaluate: dict[str, Any], ingest: dict[str, Any]) ->
         "test_threshold": evaluate.get("threshold", {}),
         "code": bundle.metadata.get("code", {}),
         "part": part,
+        "leakage": leakage_text(bundle.spec.leakage_auc, bundle.spec.leaky),
     }
+
+
+def leakage_text(bound: float | None, accepted: dict[str, str]) -> str:
+    """The card's sentence on the leakage guard: its bound and each feature accepted above it
+    with the reason given (empty when the guard did not run)."""
+    if bound is None:
+        return ""
+    text = (
+        f"Leakage guard: every feature alone scored ROC AUC at most {bound:g} on the training "
+        "window (`features.leakage_auc`)"
+    )
+    if not accepted:
+        return text + "."
+    listed = "; ".join(f"`{name}`: {reason}" for name, reason in accepted.items())
+    return text + f", except these, accepted in `features.allow_leaky` with a reason: {listed}."
 
 
 def findings(facts: CardFacts) -> list[str]:
@@ -164,17 +182,34 @@ def findings(facts: CardFacts) -> list[str]:
     interval = f" [{lo:.4f}, {hi:.4f}]" if lo is not None else ""
     verdict = "blessed" if b["blessed"] else "not blessed (" + "; ".join(b["reasons"]) + ")"
     base = names.get(b["best_baseline"], b["best_baseline"])
-    out = [
-        f"{model} is {verdict}: test ROC AUC {auc:.4f}{interval} against "
-        f"{b['best_baseline_roc_auc']:.4f} for the best baseline, {base}.",
-    ]
     train = facts.splits.loc["train"] if "train" in facts.splits.index else None
     test = facts.splits.loc["test"] if "test" in facts.splits.index else None
+    both = train is not None and test is not None
+    caution = imbalance_sentence(train, test, part) if both else ""
+    pr = ""
+    if caution:  # PR AUC beside ROC AUC, with its chance level (the test positive share)
+        pr = (f" (PR AUC {float(facts.scores.loc['model', 'pr_auc']):.4f}; chance level "
+              f"{float(test['positive_rate']):.4f})")  # fmt: skip
+    out = [
+        f"{model} is {verdict}: test ROC AUC {auc:.4f}{interval}{pr} against "
+        f"{b['best_baseline_roc_auc']:.4f} for the best baseline, {base}.",
+        *(f"WARNING: {w}." for w in b.get("warnings", []) if w not in verdict),
+    ]
     if train is not None and test is not None:
         out.append(
             f"Trained on {int(train['rows']):,} rows ({100 * float(train['positive_rate']):.1f}% "
             f"positive), tested on {int(test['rows']):,} held-out rows of the test {part} "
             f"({100 * float(test['positive_rate']):.1f}% positive)."
+        )
+    if caution:
+        out.append(caution)
+    weighted = (facts.training or {}).get("class_weight")
+    if weighted:
+        w0, w1 = weighted["weights"]
+        out.append(
+            f"Trained with balanced class weights ({w0:.3f} for negatives, {w1:.3f} for "
+            f"positives; train.class_weight); the output logit was then shifted by "
+            f"{weighted['logit_shift']:+.3f} so its probabilities estimate the real positive rate."
         )
     t = facts.extra.get("test_threshold") or {}
     if t:
@@ -187,6 +222,55 @@ def findings(facts: CardFacts) -> list[str]:
     if promotion:
         out.append(promotion)
     return out
+
+
+class ModelCardWarning(UserWarning):
+    """The card's words were written for another study."""
+
+
+def for_study(cfg: ModelCardConfig, study: str, label_definition: str) -> ModelCardConfig:
+    """``cfg`` when it was written for ``study`` (``model_card.study``); else neutral words from
+    the label definition, with a :class:`ModelCardWarning` saying what to set, so a card never
+    speaks of another study's data."""
+    if cfg.study == study:
+        return cfg
+    warnings.warn(
+        f"model_card.study is {cfg.study!r} but this run studies {study!r}: the card's title, "
+        "intended use and limitations are left neutral; set them, with model_card.study: "
+        f"{study}, in your profile's model_card section",
+        ModelCardWarning,
+        stacklevel=2,
+    )
+    unstated = "Not stated for this study: set model_card.{} in params.yaml."
+    return cfg.model_copy(
+        update={
+            "study": study,
+            "title": f"A model of: {label_definition.rstrip('.')}",
+            "intended_use": unstated.format("intended_use"),
+            "limitations": [unstated.format("limitations")],
+        }
+    )
+
+
+def imbalance_sentence(train: pd.Series, test: pd.Series, part: str = "split") -> str:
+    """A caution when the positive share of the training rows is below
+    :data:`~tabstudy.spec.IMBALANCED_SHARE` or the test ``part`` holds fewer than
+    :data:`~tabstudy.spec.MIN_TEST_POSITIVES` positives (empty otherwise); ``train`` and
+    ``test`` are rows of the split summary (``rows``, ``positive_rate``)."""
+    share = float(train["positive_rate"])
+    positives = round(float(test["rows"]) * float(test["positive_rate"]))
+    parts = []
+    if share < IMBALANCED_SHARE:
+        parts.append(
+            f"only {100 * share:.1f}% of training rows are positive (imbalanced: ROC AUC can "
+            "stay high while most flagged rows are false alarms, so PR AUC is shown beside it)"
+        )
+    if positives < MIN_TEST_POSITIVES:
+        parts.append(
+            f"the test {part} holds only {positives:,} positive(s), fewer than "
+            f"{MIN_TEST_POSITIVES}: its intervals are wide and a slice's score rests on a few cases"
+        )
+    return ("Caution: " + "; ".join(parts) + ".") if parts else ""
 
 
 ARCHITECTURE = (

@@ -54,8 +54,14 @@ def contracts_dir() -> Path:
 
 
 def external_dir() -> Path:
-    """Where your own data files go (a DVC dependency of the ingest stage)."""
+    """Where your own data files go (only the file ``data.path`` names is read)."""
     return root() / "external"
+
+
+def source_stamp() -> Path:
+    """The SHA-256 of each file the configured study reads (the source stage's output and the
+    ingest stage's data dependency)."""
+    return root() / "data" / "source.json"
 
 
 def raw_dir() -> Path:
@@ -174,7 +180,14 @@ def reports_dir() -> Path:
 
 
 def metrics_file(stage: str) -> Path:
-    """The JSON metrics a stage writes (declared as DVC metrics)."""
+    """Every number a stage measured, as JSON (a DVC output, not listed by ``dvc metrics show``:
+    ``dvc metrics show reports/metrics/detail/<stage>.json`` shows one)."""
+    return metrics_dir() / "detail" / f"{stage}.json"
+
+
+def headline_file(stage: str) -> Path:
+    """The few headline numbers of a stage, picked from :func:`metrics_file` (the DVC metrics
+    that ``dvc metrics show``, ``diff`` and ``dvc exp show`` list)."""
     return metrics_dir() / f"{stage}.json"
 
 

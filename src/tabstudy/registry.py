@@ -419,4 +419,7 @@ def decision_line(promo: dict[str, Any]) -> str:
     line += ")"
     if promo.get("reasons"):
         line += ": " + "; ".join(promo["reasons"])
+    for warning in promo.get("warnings") or []:
+        if warning not in line:
+            line += f" [WARNING: {warning}]"
     return line

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import html
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import nbformat
-from IPython.display import Markdown
+import pandas as pd
+from IPython.display import Markdown, display
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
@@ -108,7 +110,8 @@ nav { font-size: .9rem; margin-bottom: 1rem; }
 table { border-collapse: collapse; margin: .6rem 0; font-size: .9rem; }
 th, td { border: 1px solid #ccc; padding: .2rem .5rem; text-align: right; }
 th { background: #f4f4f4; }
-.jp-OutputArea-output { overflow-x: auto; }
+td { max-width: 36rem; }
+.output_subarea, .text_cell_render { overflow-x: auto; max-width: 100%; }
 pre { background: #f7f7f7; padding: .5rem; overflow-x: auto; font-size: .85rem; }
 .jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"] pre { background: #fff5e6; }
 img { max-width: 100%; }
@@ -155,3 +158,135 @@ def publish_findings(found: list[str], stage: str) -> Any:
     return them as a Markdown list for the report page."""
     artifacts.write_json(found, paths.findings_file(stage))
     return Markdown("\n".join(f"- {f}" for f in found))
+
+
+WHOLE_TABLES: dict[str, Any] = {
+    "display.max_columns": None,  # no elided columns: a wide table scrolls in its box (PAGE_CSS)
+    "display.max_colwidth": None,  # no cell text cut short
+    "display.max_rows": 500,  # longer tables belong in a plot or a file, not on a page
+}
+"""The pandas display options of the report pages (:func:`whole_tables`)."""
+
+
+def whole_tables() -> None:
+    """Show tables whole in this kernel (every column, every cell's full text, up to 500 rows):
+    each notebook calls it first, so its page never elides a column or cuts a cell."""
+    for option, value in WHOLE_TABLES.items():
+        pd.set_option(option, value)
+
+
+def show(*parts: str | pd.DataFrame) -> None:
+    """Display each part in order: text as Markdown (empty text: nothing), anything else (a
+    table) as itself."""
+    for part in parts:
+        if isinstance(part, str):
+            if part:
+                display(Markdown(part))
+        else:
+            display(part)
+
+
+def table_or_note(table: pd.DataFrame, note: str) -> Any:
+    """``table``, or ``note`` as Markdown when the table has no rows (a page shows a sentence,
+    not an empty table)."""
+    return Markdown(note) if table.empty else table
+
+
+class _PageScan(HTMLParser):
+    """A page read once: its visible text, its headings and other content in order, and the
+    text of every table cell (scripts, styles and the head left out)."""
+
+    HIDDEN = frozenset({"script", "style", "head"})
+    CONTENT = frozenset({"img", "svg", "table", "pre", "ul", "ol", "iframe"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hidden = 0
+        self.text: list[str] = []
+        self.flow: list[tuple[int, str]] = []  # (heading level, text); level 0: other content
+        self.cells: list[str] = []
+        self._heading: tuple[int, list[str]] | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.HIDDEN:
+            self.hidden += 1
+        elif re.fullmatch(r"h[1-6]", tag):
+            self._heading = (int(tag[1]), [])
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag in self.CONTENT and self._heading is None and not self.hidden:
+            self.flow.append((0, tag))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.HIDDEN:
+            self.hidden = max(0, self.hidden - 1)
+        elif re.fullmatch(r"h[1-6]", tag) and self._heading is not None:
+            level, parts = self._heading
+            self.flow.append((level, "".join(parts).replace("\u00b6", "").strip()))
+            self._heading = None
+        elif tag in ("td", "th") and self._cell is not None:
+            self.cells.append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self.hidden:
+            return
+        self.text.append(data)
+        if self._heading is not None:
+            self._heading[1].append(data)
+        elif data.strip():
+            self.flow.append((0, data.strip()))
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _scan(page: str) -> _PageScan:
+    scan = _PageScan()
+    scan.feed(page)
+    scan.close()
+    return scan
+
+
+def visible_text(page: str) -> str:
+    """The text a reader sees on an HTML page: tags, scripts, styles and the head removed,
+    entities decoded."""
+    return "".join(_scan(page).text)
+
+
+SERIES_FOOTER = re.compile(r"(?:Name: [^\n]*?, )?(?:Length: \d+, )?dtype: \w+")
+ELIDED = re.compile(r"\b\d+ rows × \d+ columns\b")
+ELLIPSES = ("...", "\u2026")
+
+
+def empty_headings(flow: list[tuple[int, str]]) -> list[str]:
+    """Headings with nothing under them: followed directly by a heading of the same or a higher
+    level, or by the end of the page (``flow``: headings by level, other content as level 0)."""
+    out = []
+    for i, (level, text) in enumerate(flow):
+        if level == 0:
+            continue
+        after = flow[i + 1][0] if i + 1 < len(flow) else None
+        if after is None or 0 < after <= level:
+            out.append(text)
+    return out
+
+
+def page_problems(page: str) -> list[str]:
+    """What a rendered page shows that a reader should not see, one line each: a pandas Series'
+    ``Name: ..., dtype: ...`` footer, a table with elided rows or columns (``...`` cells, "8
+    rows × 21 columns"), a table cell cut short with ``...``, a heading with nothing under it.
+    An empty list: the page is clean."""
+    scan = _scan(page)
+    text = "".join(scan.text)
+    out = [f"pandas Series footer {m.group(0)!r}" for m in SERIES_FOOTER.finditer(text)]
+    out += [f"elided table ({m.group(0)})" for m in ELIDED.finditer(text)]
+    if any(cell in ELLIPSES for cell in scan.cells):
+        out.append("a table with elided rows or columns ('...' cells)")
+    out += [
+        f"table cell cut short: {cell!r}"
+        for cell in scan.cells
+        if cell.endswith(ELLIPSES) and cell not in ELLIPSES
+    ]
+    out += [f"empty heading {h!r}" for h in empty_headings(scan.flow)]
+    return out

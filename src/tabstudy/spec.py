@@ -10,7 +10,7 @@ evaluation, monitoring, the model card and serving read it from there: they neve
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +22,10 @@ LABEL = "y"
 """The 0/1 label column of every processed split (1 = the positive class)."""
 MISSING_CATEGORY = "__missing__"
 """What a missing categorical value becomes before it reaches a model."""
+IMBALANCED_SHARE = 0.10
+"""Below this positive share a study is called imbalanced (EDA, card: PR AUC beside ROC AUC)."""
+MIN_TEST_POSITIVES = 100
+"""Fewer positives than this in the test split: intervals are wide, and the card says so."""
 
 
 def safe_name(column: str) -> str:
@@ -42,6 +46,36 @@ class Feature:
 
 
 @dataclass(frozen=True)
+class Words:
+    """How the report pages name a study's rows, its positive class and its time, so a generic
+    page speaks of the study it ran on (the defaults suit any table; the flights study says
+    "flight", "late", "the scheduled departure").
+
+    Attributes:
+        row: one example ("row"; "flight").
+        rows: several ("rows"; "flights").
+        positive: what ``y = 1`` is called, as an adjective ("positive"; "late").
+        outcome: what the features predict, in a sentence ("the target"; "delays").
+        time: what dates a row ("" when the rows have no time; "the scheduled departure").
+        event: what a label arrives some days after ("the row's time"; "the flight").
+    """
+
+    row: str = "row"
+    rows: str = "rows"
+    positive: str = "positive"
+    outcome: str = "the target"
+    time: str = ""
+    event: str = "the row's time"
+
+    @classmethod
+    def of_table(cls, time_column: str | None) -> Words:
+        """The words of a table of your own, dated by ``time_column`` when it has one."""
+        if not time_column:
+            return cls()
+        return cls(time=f"`{time_column}`", event=f"the row's `{time_column}`")
+
+
+@dataclass(frozen=True)
 class FeatureSet:
     """The features in force, the columns evaluation slices by, and what the label means.
 
@@ -53,6 +87,11 @@ class FeatureSet:
         time_column: the column of the processed splits holding each row's date or time, when
             the rows have one (time-ordered splits).
         study: the ``data.source`` of the study that built it (serving asks that plugin).
+        leakage_auc: the bound a single feature's ROC AUC (and the model's test ROC AUC) must
+            stay under (``features.leakage_auc``; None: not checked).
+        leaky: features above that bound that the study accepts, each with the reason given
+            (``features.allow_leaky``; the model card shows them).
+        words: how the report pages name the rows (:class:`Words`).
     """
 
     features: tuple[Feature, ...]
@@ -61,6 +100,9 @@ class FeatureSet:
     description: str = ""
     time_column: str | None = None
     study: str = ""
+    leakage_auc: float | None = None
+    leaky: dict[str, str] = field(default_factory=dict)
+    words: Words = field(default_factory=Words)
 
     def categorical(self) -> list[str]:
         """Names of the categorical features, in input order."""
@@ -87,6 +129,9 @@ class FeatureSet:
             "description": self.description,
             "time_column": self.time_column,
             "study": self.study,
+            "leakage_auc": self.leakage_auc,
+            "leaky": dict(self.leaky),
+            "words": asdict(self.words),
         }
 
     @classmethod
@@ -99,6 +144,9 @@ class FeatureSet:
             str(data.get("description", "")),
             data.get("time_column"),
             str(data.get("study", "")),
+            data.get("leakage_auc"),
+            dict(data.get("leaky") or {}),
+            Words(**data.get("words", {})),
         )
 
 

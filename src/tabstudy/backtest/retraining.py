@@ -274,6 +274,14 @@ def policy_summary(table: pd.DataFrame) -> pd.DataFrame:
     return out.rename_axis("policy").reset_index()
 
 
+def rows_text(count: float) -> str:
+    """A row count with sensible units: ``"1,234 rows"`` below a million, ``"2.35 M rows"``
+    from there on."""
+    if count >= 1e6:
+        return f"{count / 1e6:.2f} M rows"
+    return f"{int(count):,} row{'' if int(count) == 1 else 's'}"
+
+
 def policy_findings(summary: pd.DataFrame) -> list[str]:
     """Sentences computed from :func:`policy_summary`: the best policy by mean ROC AUC, what it
     buys over never retraining and at what cost, and every policy's gain and cost."""
@@ -292,12 +300,12 @@ def policy_findings(summary: pd.DataFrame) -> list[str]:
         out.append(
             f"It gains {best['auc_gain_vs_never']:+.4f} ROC AUC a month over never retraining "
             f"(mean of the month-by-month differences), for {int(best['trainings'])} trainings "
-            f"on {best['rows_trained'] / 1e6:.2f} M rows in all against "
-            f"{int(never['trainings'])} on {never['rows_trained'] / 1e6:.2f} M."
+            f"on {rows_text(best['rows_trained'])} in all against "
+            f"{int(never['trainings'])} on {rows_text(never['rows_trained'])}."
         )
     others = [
         f"{r.policy} {r.auc_gain_vs_never:+.4f} ({int(r.trainings)} trainings, "
-        f"{r.rows_trained / 1e6:.2f} M rows)"
+        f"{rows_text(r.rows_trained)})"
         for r in summary.itertuples()
         if r.policy != "never"
     ]

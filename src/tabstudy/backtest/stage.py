@@ -195,6 +195,21 @@ def run(
     )  # fmt: skip
 
 
+GROUP_NOTE = (
+    "**Delay propagation.** Every candidate is refitted without the `prev_leg_*` features (the "
+    "aircraft's previous New York departure, when known at prediction time): each model with and "
+    "without them, the same way; the difference is what the feature group buys, with an interval."
+)
+"""The page's words on the feature group the backtest leaves out (the flights' previous leg,
+:func:`~tabstudy.backtest.candidates.feature_group`)."""
+
+
+def group_section(outcome: Outcome) -> list[str | pd.DataFrame]:
+    """The page's section on the feature group left out: :data:`GROUP_NOTE` and the effect
+    table; nothing when the spec has no such group (or the rows no time)."""
+    return [] if outcome.effect.empty else [GROUP_NOTE, outcome.effect.round(4)]
+
+
 def figures(outcome: Outcome) -> dict[str, Any]:
     """The backtest's figures by name (one saying why, when it did not apply)."""
     if outcome.metrics.empty:

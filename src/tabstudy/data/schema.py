@@ -279,15 +279,28 @@ def validate_tables(
     thresholds: Thresholds,
     min_rows: dict[str, int] | None = None,
 ) -> list[Anomaly]:
-    """Check every table the contract declares; ``min_rows`` raises a table's row minimum."""
+    """Check every table the contract declares; ``min_rows`` raises a table's row minimum.
+
+    A table the contract names but the data lack fails "table present". When exactly one
+    contract table is missing and exactly one data table is not in the contract (a file renamed,
+    or a contract written for another file name), that data table is still checked against the
+    missing table's rules, so the name mismatch is one more finding and never hides a real
+    violation."""
     out: list[Anomaly] = []
+    minimum = min_rows or {}
+    missing = [name for name in contract.tables if name not in tables]
+    extra = [name for name in tables if name not in contract.tables]
+    stand_in = extra[0] if len(missing) == 1 and len(extra) == 1 else None
     for name, table in contract.tables.items():
+        data_name = name
         if name not in tables:
             out.append(Anomaly(name, "*", "table present", "hard", 0, 1.0, "fail", [name]))
-            continue
-        need = max(table.min_rows, (min_rows or {}).get(name, 1))
+            if stand_in is None:
+                continue
+            data_name = stand_in
+        need = max(table.min_rows, minimum.get(name, 1), minimum.get(data_name, 1))
         out += check_table(
-            tables[name], name, table.model_copy(update={"min_rows": need}), thresholds
+            tables[data_name], name, table.model_copy(update={"min_rows": need}), thresholds
         )
     return out
 
@@ -323,7 +336,9 @@ def raise_for_hard(anomalies: list[Anomaly], files: dict[str, str]) -> None:
         anomalies: every rule's outcome.
         files: the file each table was read from (named in the message).
     """
-    hard = [a for a in anomalies if a.status == "fail"]
+    hard = sorted(  # the rules' violations first, a table name mismatch last
+        (a for a in anomalies if a.status == "fail"), key=lambda a: a.rule == "table present"
+    )
     if hard:
         lines = [_explain(a, files) for a in hard]
         raise DataValidationError("raw data violate the contract:\n  " + "\n  ".join(lines))
@@ -331,7 +346,8 @@ def raise_for_hard(anomalies: list[Anomaly], files: dict[str, str]) -> None:
 
 def _explain(a: Anomaly, files: dict[str, str]) -> str:
     if a.rule != "table present":
-        return a.describe(files.get(a.table, ""))
+        only = next(iter(files.values())) if len(files) == 1 else ""
+        return a.describe(files.get(a.table, only))
     read = ", ".join(f"'{t}' from {f}" for t, f in files.items()) or "none"
     return (
         f"the contract expects a table '{a.table}', but the data gave table(s) {read}; a "

@@ -145,6 +145,8 @@ class FitSettings:
     batch_size: int
     patience: int
     seed: int
+    class_weight: tuple[float, float] | None = None
+    """Loss weights of class 0 and class 1 (:func:`keras_model.class_weights`); None: equal."""
 
 
 @dataclass(frozen=True)
@@ -359,6 +361,7 @@ def fit_worker(
         validation_data=distributed_batches(strategy, valid, fit.batch_size, None),
         epochs=fit.epochs,
         callbacks=keras_model.training_callbacks(fit.patience),
+        class_weight=keras_model.keras_class_weight(fit.class_weight),
         shuffle=False,  # the pipeline shuffles (seeded), as in keras_model.fit_examples
         verbose=0,
     )
@@ -636,6 +639,7 @@ def fit_core(
             fit.seed,
             epochs=fit.epochs,
             callbacks=[*keras_model.training_callbacks(fit.patience), *callbacks],
+            class_weight=keras_model.keras_class_weight(fit.class_weight),
             verbose=0,
         )
     if distribute != "multi_worker":

@@ -16,7 +16,7 @@ Training encodes each split once and feeds NumPy arrays to ``fit``; the exported
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,6 +217,37 @@ def fit_examples(
     (so Keras's own ``shuffle`` is off), validation batches in order."""
     val = batches(valid, batch_size) if valid is not None else None
     return model.fit(batches(train, batch_size, seed), validation_data=val, shuffle=False, **kwargs)
+
+
+def class_weights(y: np.ndarray, rule: str) -> tuple[float, float] | None:
+    """Loss weights of class 0 and class 1: ``"balanced"`` gives each class half the total
+    weight (scikit-learn's ``n / (2 n_class)``); ``"none"`` (or a single class) gives None."""
+    if rule == "none":
+        return None
+    if rule != "balanced":
+        raise ValueError(f"train.class_weight must be 'none' or 'balanced', got {rule!r}")
+    y = np.asarray(y)
+    n, pos = len(y), int((y == 1).sum())
+    if pos in (0, n):
+        return None
+    return (n / (2 * (n - pos)), n / (2 * pos))
+
+
+def keras_class_weight(weights: Sequence[float] | None) -> dict[int, float] | None:
+    """``weights`` as Keras' ``class_weight`` argument."""
+    return None if weights is None else {0: float(weights[0]), 1: float(weights[1])}
+
+
+def undo_class_weight(core: keras.Model, weights: Sequence[float] | None) -> float:
+    """Shift the output logit by ``-log(w1 / w0)`` so a core trained with class ``weights``
+    estimates the real positive rate again (weighting the loss multiplies the fitted odds by
+    ``w1 / w0``; this is the prior correction). Return the shift (0 without weights)."""
+    if weights is None:
+        return 0.0
+    shift = -float(np.log(weights[1] / weights[0]))
+    bias = core.get_layer("p_positive").bias
+    bias.assign(bias.numpy() + np.float32(shift))
+    return shift
 
 
 def numeric_width(preprocessor: keras.Model) -> int:

@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tabstudy.config import BaselinesConfig, TrainConfig, TuneConfig
+from tabstudy.config import BacktestConfig, BaselinesConfig, TrainConfig, TuneConfig
 
 MAX_LEAF_SHARE = 0.1  # a leaf may need at most this share of the training rows ...
 LEAF_LADDER = (0.002, 0.01, 0.05)  # ... else the grid becomes these shares of them
@@ -52,16 +52,42 @@ def epochs_for(epochs: int, n_train: int, batch_size: int, min_steps: int) -> in
 
 
 def sized_baselines(cfg: BaselinesConfig, n_train: int) -> tuple[BaselinesConfig, list[str]]:
-    """The tree grid with leaf sizes that fit the data, and what changed."""
+    """The tree grid with leaf sizes that fit the data, LightGBM's leaf size and leaf count
+    likewise (:func:`sized_lgbm`), and what changed."""
+    lgbm, notes = sized_lgbm(cfg, n_train)
     leaves = leaf_sizes(cfg.hgb_min_samples_leaf, n_train)
     if leaves == list(cfg.hgb_min_samples_leaf):
-        return cfg, []
+        return lgbm, notes
     note = (
         f"baselines.hgb_min_samples_leaf {list(cfg.hgb_min_samples_leaf)} needs more than "
         f"{MAX_LEAF_SHARE:.0%} of the {n_train:,} training rows per leaf; searched {leaves} "
         f"({', '.join(f'{s:.1%}' for s in LEAF_LADDER)} of them) instead"
     )
-    return cfg.model_copy(update={"hgb_min_samples_leaf": leaves}), [note]
+    return lgbm.model_copy(update={"hgb_min_samples_leaf": leaves}), [note, *notes]
+
+
+def sized_lgbm(cfg: BaselinesConfig, n_train: int) -> tuple[BaselinesConfig, list[str]]:
+    """LightGBM's ``min_child_samples`` at most :data:`MAX_LEAF_SHARE` of the training rows
+    (else the middle :data:`LEAF_LADDER` share of them), and ``num_leaves`` no more than the
+    rows can fill at that leaf size; notes saying what changed."""
+    notes = []
+    child = cfg.lgbm_min_child_samples
+    if child > MAX_LEAF_SHARE * n_train:
+        child = max(1, round(LEAF_LADDER[1] * n_train))
+        notes.append(
+            f"baselines.lgbm_min_child_samples {cfg.lgbm_min_child_samples} needs more than "
+            f"{MAX_LEAF_SHARE:.0%} of the {n_train:,} training rows per leaf; used {child} "
+            f"({LEAF_LADDER[1]:.0%} of them) instead"
+        )
+    leaves = min(cfg.lgbm_num_leaves, max(2, n_train // child))
+    if leaves != cfg.lgbm_num_leaves:
+        notes.append(
+            f"baselines.lgbm_num_leaves {cfg.lgbm_num_leaves} leaves of {child} rows need more "
+            f"than the {n_train:,} training rows; used {leaves}"
+        )
+    return cfg.model_copy(
+        update={"lgbm_min_child_samples": child, "lgbm_num_leaves": leaves}
+    ), notes
 
 
 def sized_tune(cfg: TuneConfig, n_train: int) -> tuple[TuneConfig, list[str]]:
@@ -98,6 +124,22 @@ def sized_train(cfg: TrainConfig, n_train: int, batch_size: int) -> tuple[TrainC
         "still applies)"
     )
     return cfg.model_copy(update={"epochs": epochs}), [note]
+
+
+def sized_backtest(
+    cfg: BacktestConfig, n_train: int, batch_size: int
+) -> tuple[BacktestConfig, list[str]]:
+    """The Keras folds' epoch count raised to allow ``backtest.keras_min_steps`` steps on
+    ``n_train`` rows at ``batch_size``, and what changed."""
+    epochs = epochs_for(cfg.keras_epochs, n_train, batch_size, cfg.keras_min_steps)
+    if epochs == cfg.keras_epochs:
+        return cfg, []
+    note = (
+        f"backtest.keras_epochs {cfg.keras_epochs} allows fewer than backtest.keras_min_steps "
+        f"{cfg.keras_min_steps} steps at batch size {batch_size} on {n_train:,} rows; each Keras "
+        f"fold trains {epochs} epochs"
+    )
+    return cfg.model_copy(update={"keras_epochs": epochs}), [note]
 
 
 def edge_notes(best: Mapping[str, Any], grid: Mapping[str, Sequence[Any]], where: str) -> list[str]:

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tabstudy.spec import Words
+
 RULES = ("feature_drift", "prediction_drift", "estimated_auc", "realised_auc", "blessing")
 PERFORMANCE_RULES = ("estimated_auc", "realised_auc", "blessing")
 
@@ -200,7 +202,9 @@ def _prediction_sentence(prediction: pd.DataFrame, alerts: list[dict[str, Any]])
     )
 
 
-def _performance_sentences(performance: pd.DataFrame, label_delay_days: float) -> list[str]:
+def _performance_sentences(
+    performance: pd.DataFrame, label_delay_days: float, words: Words
+) -> list[str]:
     if performance.empty:
         return ["No window had rows to estimate performance on."]
     est = performance["est_auc"].dropna()
@@ -233,14 +237,14 @@ def _performance_sentences(performance: pd.DataFrame, label_delay_days: float) -
                 "the estimate can be trusted this far."
                 if inside >= 0.9 * len(labelled)
                 else "more misses than sampling error explains, so the calibration learned on the "
-                "validation window no longer holds (the relation between features and delays "
-                "moved); trust realised performance over the estimate here."
+                "validation window no longer holds (the relation between features and "
+                f"{words.outcome} moved); trust realised performance over the estimate here."
             )
         )
     if waiting:
         out.append(
             f"{waiting} window(s) had no realised performance yet: their labels arrive "
-            f"{label_delay_days:g} days after the flight, so only the estimate covers them."
+            f"{label_delay_days:g} days after {words.event}, so only the estimate covers them."
         )
     return out
 
@@ -254,13 +258,14 @@ def findings(
     min_roc_auc: float,
     label_delay_days: float,
     drift: pd.DataFrame | None = None,
+    words: Words | None = None,
 ) -> list[str]:
     """Sentences computed from the monitoring tables and the fired alerts: what was monitored,
     what drifted and when, estimated against realised ROC AUC, whether performance fell below
     the reference interval and whether the blessing still stands. With ``drift`` (the table of
     :func:`~tabstudy.monitoring.windows.drift_over_time`) the most drifted features are ranked
     by how many windows they alerted in; without it, by the summary's most drifted feature per
-    window."""
+    window. ``words`` name the outcome and what labels arrive after (default: a table's)."""
     windows = list(summary["window"]) if not summary.empty else list(performance["window"])
     rows = int(summary["rows"].sum()) if not summary.empty else int(performance["rows"].sum())
     features = int(summary["features"].max()) if not summary.empty else 0
@@ -268,7 +273,7 @@ def findings(
     out = [f"Monitored {len(windows)} windows{span}: {rows:,} rows, {features} features each."]
     out += _drift_sentences(summary, alerts, drift)
     out.append(_prediction_sentence(prediction, alerts))
-    out += _performance_sentences(performance, label_delay_days)
+    out += _performance_sentences(performance, label_delay_days, words or Words())
     interval = f"{reference['roc_auc']:.4f} [{reference['auc_lo']:.4f}, {reference['auc_hi']:.4f}]"
     below = {r: _windows_of(alerts, r) for r in ("realised_auc", "estimated_auc")}
     if below["realised_auc"] or below["estimated_auc"]:

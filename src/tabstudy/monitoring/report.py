@@ -22,11 +22,17 @@ from tabstudy import artifacts
 from tabstudy.config import MonitorConfig
 from tabstudy.monitoring import alerts as rules_
 from tabstudy.monitoring import performance, windows
+from tabstudy.spec import Words
 
 WINDOW = "window"
 SCORE = "score"
 TIME = "time"
 LABEL_COLUMN = "label"
+UNTIMED_START = "1970-01-01"
+"""The internal date of the one window of rows that have no time (never shown: see
+:func:`without_time_axis`)."""
+UNTIMED_WINDOW = "test split"
+"""What the one window of rows without time is called on pages, findings and the card."""
 
 
 @dataclass(frozen=True)
@@ -160,10 +166,12 @@ def monitor(
     seed: int,
     bins: int = 10,
     reference_stats: Mapping[str, Any] | None = None,
+    words: Words | None = None,
 ) -> Report:
     """The report of ``rows`` (features, :data:`SCORE`, :data:`TIME` as a day or timestamp, and
     :data:`LABEL_COLUMN` with NaN where the outcome is unknown) against the training window's
-    ``reference_rows`` and the deployment ``reference``."""
+    ``reference_rows`` and the deployment ``reference``; the findings speak of the rows in
+    ``words`` (the spec's :class:`~tabstudy.spec.Words`; default: a table's)."""
     frame = rows.copy()
     frame[TIME] = pd.to_datetime(frame[TIME]).dt.normalize()
     frame[WINDOW] = windows.assign_windows(frame[TIME], pd.Timestamp(reference.start), cfg.window)
@@ -196,6 +204,7 @@ def monitor(
         min_roc_auc,
         cfg.label_delay_days,
         drift=drift,
+        words=words,
     )
     facts = {
         "rows": len(frame),
@@ -207,7 +216,10 @@ def monitor(
 
 
 def figures(report: Report, reference: Reference, cfg: MonitorConfig) -> dict[str, Any]:
-    """The report's figures by name: drift over time, prediction drift, performance."""
+    """The report's figures by name: drift over time, prediction drift, performance (one
+    drift figure without a time axis, :func:`untimed_figure`)."""
+    if report.facts.get("time_axis") is False:
+        return {"drift_over_time": untimed_figure(report)}
     r = rules(cfg)
     return {
         "drift_over_time": rules_.plot_drift_over_time(report.windows, r),
@@ -216,3 +228,72 @@ def figures(report: Report, reference: Reference, cfg: MonitorConfig) -> dict[st
             report.performance, reference.auc(), report.alerts
         ),
     }
+
+
+def without_time_axis(report: Report) -> Report:
+    """The report of rows without a time column, monitored as one window dated
+    :data:`UNTIMED_START`: that window is called :data:`UNTIMED_WINDOW` everywhere, no date is
+    shown, and the findings open by saying that monitoring over time is not applicable."""
+
+    def relabel(table: pd.DataFrame) -> pd.DataFrame:
+        if WINDOW not in table.columns:
+            return table
+        return table.assign(**{WINDOW: UNTIMED_WINDOW})
+
+    alerts = [{**a, "window": UNTIMED_WINDOW} for a in report.alerts]
+    rows = int(report.facts.get("rows", 0))
+    opening = (
+        "No time axis: the rows have no time column (a random split), so monitoring over time "
+        f"is not applicable; the {UNTIMED_WINDOW} ({rows:,} rows) was checked once, as one "
+        "window, against the training window."
+    )
+    found = [
+        s.replace(f"{UNTIMED_START} to {UNTIMED_START}", UNTIMED_WINDOW).replace(
+            UNTIMED_START, f"the {UNTIMED_WINDOW}"
+        )
+        for s in report.findings[1:]  # the first says how many windows, and when
+    ]
+    facts = {**report.facts, "first_window": UNTIMED_WINDOW, "labels_until": None,
+             "time_axis": False}  # fmt: skip
+    return Report(
+        relabel(report.windows), relabel(report.drift), relabel(report.prediction),
+        relabel(report.performance), alerts, [opening, *found], facts,
+    )  # fmt: skip
+
+
+def untimed_figure(report: Report) -> Any:
+    """The figure of a report without a time axis: the largest PSI per feature family of its
+    one window against the training window, with the thresholds (no date axis)."""
+    import matplotlib.pyplot as plt
+
+    row = report.windows.iloc[0] if len(report.windows) else pd.Series(dtype=float)
+    psi = {c.removeprefix("psi_"): float(row[c]) for c in row.index if c.startswith("psi_")}
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.barh(list(psi), list(psi.values()), color="#4C72B0")
+    ax.set(title=f"{UNTIMED_WINDOW} against the training window (no time axis)",
+           xlabel="largest PSI in the family", ylabel="feature family")  # fmt: skip
+    fig.tight_layout()
+    return fig
+
+
+def performance_note(words: Words) -> str:
+    """How the page's performance figures are made, in Markdown and the study's words (the
+    labels' delay counts from :attr:`~tabstudy.spec.Words.event`; rows without time have every
+    label at once)."""
+    realised = (
+        f"Once the labels have arrived (`monitor.label_delay_days` after {words.event}), the "
+        "realised ROC AUC and Brier score with bootstrap intervals. Before that, a label-free "
+        "**estimate**"
+        if words.time
+        else "The realised ROC AUC and Brier score with bootstrap intervals (no time axis: "
+        "every label is known), and beside them a label-free **estimate**"
+    )
+    return (
+        f"**Performance.** {realised} in the spirit of NannyML's CBPE: calibrated on the "
+        f"validation window, the scores say how likely each {words.row} is {words.positive}; "
+        "drawing outcomes from those probabilities gives the expected ROC AUC and Brier score "
+        "with the spread of the draws as the estimate's stated error. The estimate sees a "
+        f"change in *which* {words.rows} are scored (covariates, scores); it cannot see a change "
+        f"in *how* the features relate to {words.outcome} (concept drift): only labels show "
+        "that."
+    )

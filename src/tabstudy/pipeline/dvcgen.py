@@ -25,6 +25,7 @@ from tabstudy.pipeline.stages import (
     STAGES,
     Stage,
     executed_outs,
+    headline_file,
 )
 
 RUNNER = "tabstudy.pipeline.runner"
@@ -123,7 +124,7 @@ def _stage_yaml(s: Stage, root: Path) -> dict[str, Any]:
         # removing one makes exactly the stages that read the section stale
         body["params"] = [*COMMON_PARAMS, *s.sections]
     # every output is DVC's (cached, git-ignored); dvc.lock in git records what a run produced
-    outs: list[str] = [*s.outs, *s.metrics, *s.plots, *executed_outs(s)]
+    outs: list[str] = [*s.outs, *s.metrics, *headline_file(s), *s.plots, *executed_outs(s)]
     # persist: DVC must not delete the outputs before the stage runs; the runner replaces them
     # only when the stage succeeds, so a failing stage leaves the last good outputs in place
     body["outs"] = [{o: {"persist": True}} for o in outs]
@@ -133,11 +134,13 @@ def _stage_yaml(s: Stage, root: Path) -> dict[str, Any]:
 
 
 def dvc_yaml(root: Path | None = None) -> str:
-    """dvc.yaml for the registry, with top-level metrics and plots."""
+    """dvc.yaml for the registry, with top-level metrics (the stages' headline files only, so
+    ``dvc metrics show`` fits 120 columns; every number stays in the stages' metrics files) and
+    plots."""
     root = root or paths.root()
     doc = {
         "stages": {s.name: _stage_yaml(s, root) for s in (*STAGES, *COMMANDS)},
-        "metrics": [m for s in (*STAGES, *COMMANDS) for m in s.metrics],
+        "metrics": [m for s in (*STAGES, *COMMANDS) for m in headline_file(s)],
         "plots": plots(),
     }
     return HEADER + yaml.safe_dump(doc, sort_keys=False, width=100)

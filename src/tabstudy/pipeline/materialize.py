@@ -12,6 +12,18 @@ from tabstudy.models.bundle import load_bundle
 from tabstudy.serving import store
 
 
+def summary_line(where: str, rows: dict[str, int], seconds: float) -> str:
+    """The console line of the stage: the store, its tables with their row counts, the time;
+    a store without tables says why (a table study has no entities to look up)."""
+    if not rows:
+        return (
+            f"online store {where}: no tables (a table study has no entities: requests carry "
+            f"their features) in {seconds:.1f} s"
+        )
+    tables = ", ".join(f"{name} {count:,} rows" for name, count in rows.items())
+    return f"online store {where}: {len(rows)} tables ({tables}) in {seconds:.1f} s"
+
+
 def main() -> int:
     """Build ``data/online/store.sqlite`` and write its row counts as the stage's metrics."""
     params = config.resolve(config.load_params())
@@ -28,7 +40,7 @@ def main() -> int:
     )  # fmt: skip
     seconds = time.perf_counter() - start
     artifacts.write_json({"rows": rows}, paths.metrics_file("materialize"))
-    print(f"online store {paths.rel(paths.online_store())}: {rows} in {seconds:.1f} s")
+    print(summary_line(str(paths.rel(paths.online_store())), rows, seconds))
     return 0
 
 

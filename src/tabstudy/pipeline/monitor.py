@@ -95,6 +95,7 @@ def run(
     result = monitor_report.monitor(
         train, rows, spec.categorical(), spec.numeric(), families, reference, cfg.monitor,
         cfg.evaluate.min_roc_auc, cfg.seed if seed is None else seed, reference_stats=stats,
+        words=spec.words,
     )  # fmt: skip
     result.write(out)
     for name, fig in monitor_report.figures(result, reference, cfg.monitor).items():

@@ -8,7 +8,9 @@ place only when every cell succeeded. On a failing cell the executed notebook, w
 red error banner at the top, is published to ``reports/notebooks`` and its HTML to
 ``reports/html`` so the error is visible; nothing else of the stage is written, the outputs of the
 last successful run stay in place (dvc.yaml marks every output ``persist``, so DVC does not delete
-them first), and the command exits non-zero.
+them first), and the command exits non-zero. With a successful notebook's outputs the runner
+stages the stage's headline metrics, the few numbers ``dvc metrics show`` lists, picked from the
+metrics file the notebook wrote (:func:`write_headline`).
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tabstudy import artifacts, config, paths, reporting
-from tabstudy.pipeline.stages import Stage, stage
+from tabstudy import artifacts, config, console, paths, reporting
+from tabstudy.pipeline.stages import Stage, headline_values, stage
 
 KERNEL = "python3"
 QUIET_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "2",
     "PYTHONWARNINGS": "ignore::DeprecationWarning",
+    console.ONE_LINE_ENV: "1",
     "WANDB_MODE": os.environ.get("WANDB_MODE", "offline"),
 }
 
@@ -86,6 +89,7 @@ def run_stage(name: str) -> int:
         nb = reporting.clean_executed(executed)  # the same tidy-up as a failed run's report gets
         html = reporting.notebook_to_html(nb, Path(s.notebook).stem)
         artifacts.write_text(html, paths.notebook_html(s.notebook))
+        write_headline(s)
     except PapermillExecutionError as err:
         _publish_failure(s, executed)
         print(
@@ -107,6 +111,14 @@ def run_stage(name: str) -> int:
         if promo.get("summary"):
             print(promo["summary"])
     return 0
+
+
+def write_headline(s: Stage) -> None:
+    """Write the stage's headline metrics (:func:`.stages.headline_values`), picked from the
+    metrics file its notebook staged, beside it in the same transaction."""
+    if s.headline:
+        record = artifacts.read_json(artifacts.target_path(paths.metrics_file(s.name)))
+        artifacts.write_json(headline_values(s, record), paths.headline_file(s.name))
 
 
 def report_warnings(s: Stage, nb: Any) -> None:

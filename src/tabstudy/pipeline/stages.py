@@ -5,8 +5,10 @@ are found by reading its notebook's imports, so dvc.yaml can never miss one."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tabstudy import paths
 
@@ -24,6 +26,10 @@ class Stage:
     deps: tuple[str, ...] = ()
     outs: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ()
+    """Every number the stage measured (:func:`tabstudy.paths.metrics_file`): an output."""
+    headline: tuple[tuple[str, str], ...] = ()
+    """(key, dotted path into the metrics file): the few numbers ``dvc metrics show`` lists,
+    written to :func:`tabstudy.paths.headline_file` (see :func:`headline_values`)."""
     plots: tuple[str, ...] = ()
     command: str | None = None
     always_changed: bool = False
@@ -39,6 +45,37 @@ def _m(stage: str) -> str:
     return _r(paths.metrics_file(stage))
 
 
+def headline_file(s: Stage) -> list[str]:
+    """The stage's headline metrics file (a top-level DVC metric), if it declares a headline."""
+    return [_r(paths.headline_file(s.name))] if s.headline else []
+
+
+def headline_values(s: Stage, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The stage's headline numbers picked from its metrics ``record`` by their dotted paths
+    (``"test.model.roc_auc"``; a number indexes a list). A path the record lacks, or whose
+    value is None, is left out: ``dvc metrics show`` prints ``-`` there."""
+    out: dict[str, Any] = {}
+    for key, dotted in s.headline:
+        value: Any = record
+        for part in dotted.split("."):
+            if isinstance(value, Mapping):
+                value = value.get(part)
+            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            else:
+                value = None
+        if value is not None:
+            out[key] = value
+    return out
+
+
+# The headline columns are shared: one `roc_auc` column holds each stage's own ROC AUC (tune,
+# train: validation window; evaluate: test; backtest: mean over the rolling folds), so that
+# `dvc metrics show` prints one table under 120 columns for every study.
+ROC_AUC = "roc_auc"
+
+
+SOURCE_STAMP = _r(paths.source_stamp())
 RAW = _r(paths.raw_dir())
 PROCESSED = _r(paths.processed_dir())
 BUNDLE = _r(paths.bundle_dir())
@@ -50,7 +87,7 @@ STAGES: tuple[Stage, ...] = (
         "ingest",
         "01-ingest.ipynb",
         ("data",),
-        deps=(_r(paths.external_dir()),),
+        deps=(SOURCE_STAMP,),
         outs=(RAW,),
         metrics=(_m("ingest"),),
     ),
@@ -61,6 +98,7 @@ STAGES: tuple[Stage, ...] = (
         deps=(RAW, _r(paths.contracts_dir())),
         outs=(_r(paths.anomalies_report()),),
         metrics=(_m("validate"),),
+        headline=(("fail", "fail"), ("warn", "warn")),
     ),
     Stage(
         "eda",
@@ -69,6 +107,7 @@ STAGES: tuple[Stage, ...] = (
         deps=(RAW, _m("validate")),
         outs=(_r(paths.figures_dir("eda")), _r(paths.findings_file("eda"))),
         metrics=(_m("eda"),),
+        headline=(("rows", "rows"),),
         plots=(_r(paths.plots_dir("eda")),),
     ),
     Stage(
@@ -95,6 +134,7 @@ STAGES: tuple[Stage, ...] = (
         deps=(PROCESSED,),
         outs=(BEST_HPARAMS, _r(paths.findings_file("tune"))),
         metrics=(_m("tune"),),
+        headline=((ROC_AUC, "best_val_auc"),),
         plots=(_r(paths.plots_dir("tune") / "trials.csv"),),
     ),
     Stage(
@@ -104,6 +144,7 @@ STAGES: tuple[Stage, ...] = (
         deps=(PROCESSED, BEST_HPARAMS),
         outs=(BUNDLE, _r(paths.figures_dir("train")), _r(paths.findings_file("train"))),
         metrics=(_m("train"),),
+        headline=((ROC_AUC, "valid.roc_auc"), ("pr_auc", "valid.pr_auc")),
         plots=(_r(paths.plots_dir("train") / "history.csv"),),
     ),
     Stage(
@@ -113,6 +154,13 @@ STAGES: tuple[Stage, ...] = (
         deps=(PROCESSED, BUNDLE, BASELINE_PREDICTIONS, _r(paths.champion_pointer())),
         outs=(_r(paths.figures_dir("evaluate")), _r(paths.findings_file("evaluate"))),
         metrics=(_m("evaluate"),),
+        headline=(
+            (ROC_AUC, "test.model.roc_auc"),
+            ("auc_lo", "roc_auc_ci95.model.0"),
+            ("auc_hi", "roc_auc_ci95.model.1"),
+            ("pr_auc", "test.model.pr_auc"),
+            ("decision", "promotion.decision"),
+        ),
         plots=(_r(paths.plots_dir("evaluate")),),
     ),
     Stage(
@@ -122,6 +170,7 @@ STAGES: tuple[Stage, ...] = (
         deps=(PROCESSED, BEST_HPARAMS, BASELINE_PARAMS),
         outs=(_r(paths.figures_dir("backtest")), _r(paths.findings_file("backtest"))),
         metrics=(_m("backtest"),),
+        headline=((ROC_AUC, "roc_auc_mean.keras"),),
         plots=(_r(paths.plots_dir("backtest")),),
     ),
     Stage(
@@ -135,6 +184,7 @@ STAGES: tuple[Stage, ...] = (
             _r(paths.findings_file("monitor")),
         ),
         metrics=(_m("monitor"),),
+        headline=(("alerts", "alerts"),),
         plots=(_r(paths.plots_dir("monitor")),),
     ),
     Stage(
@@ -182,6 +232,18 @@ INDEX = Stage(
 )
 
 
+SOURCE = Stage(
+    "source",
+    None,
+    ("data",),
+    outs=(SOURCE_STAMP,),
+    command="python -m tabstudy.pipeline.source",
+    always_changed=True,
+)
+"""The SHA-256 of the files the configured study reads: ingest's data dependency, so that only
+the file ``data.path`` names (not all of ``external/``) makes the study stale."""
+
+
 CHAMPION = Stage(
     "champion",
     None,
@@ -191,7 +253,7 @@ CHAMPION = Stage(
     always_changed=True,
 )
 """Which registered version is the champion now (GTO tags): the champion gate's rival."""
-COMMANDS: tuple[Stage, ...] = (CHAMPION, MATERIALIZE, INDEX)
+COMMANDS: tuple[Stage, ...] = (SOURCE, CHAMPION, MATERIALIZE, INDEX)
 """Stages run by a src command, not a notebook (the index comes last)."""
 
 

@@ -79,6 +79,16 @@ class Study(Protocol):
         """The train/valid/test splits (features, label, slice and time columns) and their spec."""
         ...
 
+    def about(self, target: Any, features: Any) -> str:
+        """How the study builds its rows and label, in Markdown with the params' values (the
+        features page shows it)."""
+        ...
+
+    def feature_sections(self, train: pd.DataFrame, spec: FeatureSet) -> list[str | pd.DataFrame]:
+        """The study's own sections of the features page, on the training rows: Markdown text
+        (headings included) and tables, in order; empty when it has none."""
+        ...
+
     def request_model(self, bundle: Bundle) -> type[BaseModel]:
         """The pydantic model of one request row (the service's OpenAPI schema)."""
         ...

@@ -19,7 +19,7 @@ from tabstudy.eda import EdaFrame, add_calendar
 from tabstudy.models.bundle import Bundle
 from tabstudy.spec import LABEL, FeatureSet
 from tabstudy.studies.base import Labelled
-from tabstudy.studies.flights import features, ingest, online
+from tabstudy.studies.flights import features, ingest, legs, online
 
 LABEL_SOURCE = "arr_delay"
 
@@ -92,14 +92,16 @@ class FlightsStudy:
         when = pd.to_datetime(frame[["year", "month", "day"]]) + pd.to_timedelta(
             frame["hour"], unit="h"
         )
+        frame, calendar = add_calendar(frame, when, "scheduled departure")
         return EdaFrame(
-            add_calendar(frame, when),
+            frame,
             f"arrives {target.delay_minutes:g}+ min late",
-            ["month", "weekday", "hour"],
+            calendar,
             ["carrier", "origin"],
             ["distance", "sched_dep_time", "sched_arr_time"],
             ["arr_delay", "dep_delay", "distance"],
             unresolved_counts(tables["flights"]),
+            features.WORDS,
         )
 
     def build(
@@ -112,6 +114,14 @@ class FlightsStudy:
     ) -> tuple[dict[str, pd.DataFrame], FeatureSet]:
         """Point-in-time rows split by the ``features.split`` dates."""
         return features.build(tables, target, features_cfg)
+
+    def about(self, target: FlightsTarget, features_cfg: FlightsFeatures) -> str:
+        """How the rows are built, in Markdown (:func:`.features.about`)."""
+        return features.about(target, features_cfg)
+
+    def feature_sections(self, train: pd.DataFrame, spec: FeatureSet) -> list[str | pd.DataFrame]:
+        """Delay propagation on the training rows (:func:`.legs.propagation_section`)."""
+        return legs.propagation_section(train, spec.names())
 
     def request_model(self, bundle: Bundle) -> type[BaseModel]:
         """A flight as a person describes it (:class:`.online.FlightRequest`)."""

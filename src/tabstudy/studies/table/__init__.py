@@ -16,7 +16,7 @@ from tabstudy.data.readers import DataReadError, read_table_file
 from tabstudy.data.schema import Anomaly, check_target
 from tabstudy.eda import MAX_GROUP_LEVELS, EdaFrame, add_calendar
 from tabstudy.models.bundle import Bundle
-from tabstudy.spec import LABEL, FeatureSet
+from tabstudy.spec import LABEL, FeatureSet, Words
 from tabstudy.studies.base import Labelled
 from tabstudy.studies.table import features, online
 
@@ -116,8 +116,9 @@ class TableStudy:
         cats, nums = features.infer_columns(raw, target.column, features_cfg, data.path)
         time_groups: list[str] = []
         if features_cfg.time_column:
-            frame = add_calendar(frame, pd.to_datetime(frame[features_cfg.time_column]))
-            time_groups = [c for c in ("month", "weekday", "hour") if frame[c].nunique() > 1]
+            column = features_cfg.time_column
+            frame, derived = add_calendar(frame, pd.to_datetime(frame[column]), column)
+            time_groups = [c for c in derived if frame[c].nunique() > 1]
         groups = [c for c in cats if frame[c].nunique() <= MAX_GROUP_LEVELS]
         notes = {"rows": len(raw), "target_missing": labelled.dropped}
         return EdaFrame(
@@ -128,6 +129,7 @@ class TableStudy:
             numeric=nums,
             distributions=nums,
             notes=notes,
+            words=Words.of_table(features_cfg.time_column),
         )
 
     def build(
@@ -145,6 +147,14 @@ class TableStudy:
             frame, features_cfg.valid_frac, features_cfg.test_frac, seed, ordered
         )
         return splits, spec
+
+    def about(self, target: FileTarget, features_cfg: TableFeatures) -> str:
+        """How the rows are built, in Markdown (:func:`.features.about`)."""
+        return features.about(target, features_cfg)
+
+    def feature_sections(self, train: pd.DataFrame, spec: FeatureSet) -> list[str | pd.DataFrame]:
+        """None: a table's columns are its features, shown in the spec above."""
+        return []
 
     def request_model(self, bundle: Bundle) -> type[BaseModel]:
         """The feature columns of the spec, each optional (:mod:`.online`)."""

@@ -20,7 +20,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from tabstudy.config import FileTarget, TableFeatures
-from tabstudy.spec import LABEL, MISSING_CATEGORY, Feature, FeatureSet, safe_name
+from tabstudy.spec import LABEL, MISSING_CATEGORY, Feature, FeatureSet, Words, safe_name
 
 STUDY = "file"
 SPLIT_TIME = "split_time"  # the table's time column, parsed, when it has one
@@ -153,6 +153,22 @@ def label_definition(target: FileTarget) -> str:
     return f"y = 1 when column {target.column!r} equals {target.positive!r}."
 
 
+def about(target: FileTarget, cfg: TableFeatures) -> str:
+    """How a table's rows are built, in Markdown, with the values of the params (the features
+    page shows it)."""
+    split = (
+        f"time-ordered by `features.time_column` ({cfg.time_column!r})"
+        if cfg.time_column
+        else "stratified random (no `features.time_column`)"
+    )
+    return (
+        f"**Your own table** (`data.source: file`). `y = 1` where `target.column` "
+        f"({target.column!r}) equals `target.positive` ({target.positive!r}); every other column "
+        "is a feature as given (categorical or numeric as declared, inferred from its type "
+        f"otherwise), except `features.exclude`. The split is {split}."
+    )
+
+
 def describe(rows: int, n_features: int, file: str, ordered: bool) -> str:
     """What the rows are and how they were split, in words."""
     how = "split by time" if ordered else "split at random (stratified by the target)"
@@ -178,6 +194,7 @@ def build(
         describe(int(y.notna().sum()), len(cats) + len(nums), file, cfg.time_column is not None),
         SPLIT_TIME if cfg.time_column else None,
         STUDY,
+        words=Words.of_table(cfg.time_column),
     )
     out = pd.DataFrame(index=frame.index)
     for c in cats:
