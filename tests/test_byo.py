@@ -328,6 +328,24 @@ RECOVERY = {
 }  # fmt: skip
 
 
+def test_a_column_of_the_wrong_kind_stops_the_stage_naming_it(byo) -> None:
+    """A numeric column named as the time column stops EDA (the first stage that reads it) with
+    the column, an example value and the way on, not a pandas traceback; nothing is lost."""
+    work, _ = byo
+    params = (work / "params.yaml").read_text()
+    before = _guarded(work)
+    set_params(work, **{"features.profiles.breast_cancer.time_column": "mean_area"})
+    try:
+        out = run_in(work, "dvc", "repro", check=False)
+    finally:
+        (work / "params.yaml").write_text(params)
+    log = out.stdout + out.stderr
+    assert out.returncode != 0 and "stage 'eda' FAILED" in log, log
+    assert "the time column 'mean_area' holds numbers, not dates (e.g. row 0: " in log, log
+    assert "features.time_column must name a column of dates" in log, log
+    assert _guarded(work) == before
+
+
 def _commit(work: Path) -> None:
     """Commit the workspace, so that `git checkout` has the last good params and lock."""
     for key, value in (("user.name", "tabstudy test"), ("user.email", "test@example.org")):

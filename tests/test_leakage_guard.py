@@ -66,6 +66,12 @@ def test_the_override_carries_its_reason_into_the_spec() -> None:
     assert out.leakage_auc == 0.98 and out.leaky == {"leaky": reason}
     assert table["feature"].iloc[0] == "leaky"
     assert FeatureSet.from_dict(out.to_dict()).leaky == {"leaky": reason}
+    name, auc = out.strongest  # the strongest feature and its AUC, for the card
+    assert name == "leaky" and auc == pytest.approx(table["auc"].iloc[0], abs=1e-6) and auc > 0.999
+    assert FeatureSet.from_dict(out.to_dict()).strongest == out.strongest
+    # an allowed feature that scores under the bound is no exception: not carried to the card
+    honest, _ = leakage.guard(train, spec, 0.98, {"leaky": reason, "honest": "not needed"})
+    assert honest.leaky == {"leaky": reason}
 
 
 def test_an_override_of_an_unknown_feature_is_refused() -> None:

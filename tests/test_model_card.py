@@ -64,6 +64,8 @@ def test_markdown_card_carries_the_numbers(facts) -> None:
     assert all(f.name in md for f in features.FEATURE_SPEC)
     assert "**Label:** y = 1 when late" in md
     assert "**Decision threshold:** 0.3000" in md and "30.0% of rows flagged" in md
+    assert ("| split | rows | positive rate | first date | last date |\n|---|---:|---:|---|---|\n"
+            "| train | 10,000 | 0.200 | 2013-01-01 | 2013-10-31 |\n") in md  # fmt: skip
 
 
 def test_html_card_is_escaped_and_complete(facts) -> None:
@@ -100,13 +102,15 @@ def test_table_study_card_speaks_of_a_random_split(facts) -> None:
              "data_description": "Table `churn.csv`, target `churn == \"yes\"` <b>"}  # fmt: skip
     table = dataclasses.replace(facts, splits=splits, extra=extra)
     md = model_card.render(table, "md")
-    assert "| train | 1,400 | 0.200 | n/a | n/a |" in md
+    assert ("| split | rows | positive rate |\n|---|---:|---:|\n| train | 1,400 | 0.200 |\n"
+            "| test | 300 | 0.300 |\n") in md and "first date" not in md  # fmt: skip
     assert "window" not in md.split("## Limitations")[0]
     assert "on the validation split by the rule" in md and "on the test split precision" in md
     html = model_card.render(table, "html")
     assert "<code>churn.csv</code>" in html and "<code>churn == &#34;yes&#34;</code>" in html
     assert "&lt;b&gt;" in html and "`" not in html.split('<h2 id="limitations">')[0]
-    assert "1400.0" not in html and ">1,400<" in html
+    assert "1400.0" not in html and ">1,400<" in html and "first date" not in html
+    assert "<th>positive rate</th></tr>" in html
 
 
 SLICES = pd.DataFrame(
@@ -181,6 +185,13 @@ def test_coverage_counts_rows_in_no_split(facts) -> None:
                    "left_out": 5000, "share": 0.25}  # fmt: skip
     assert model_card.coverage({"sha256": "x"}, facts.splits) is None  # older ingest metrics
     assert model_card.coverage({"rows": {"t": 10}}, facts.splits) is None  # inconsistent
+    md = model_card.render(dataclasses.replace(facts, coverage=cov), "md")
+    left_out = "5,000 of the 20,000 rows of the flights table (25.0%) are in no split."
+    assert f"(the evaluation data).\n{left_out}\n" in md
+    whole = model_card.coverage({"rows": {"t": 15000}}, facts.splits)
+    for fmt in ("md", "html"):
+        text = model_card.render(dataclasses.replace(facts, coverage=whole), fmt)
+        assert "All 15,000 rows of the t table are in a split." in text and "no split" not in text
 
 
 def test_intended_use_is_split_into_in_and_out_of_scope() -> None:
@@ -300,8 +311,12 @@ def test_a_suspiciously_perfect_score_is_stamped_on_the_card(facts) -> None:
 
 
 def test_accepted_leaky_features_and_their_reasons_are_in_the_card(facts) -> None:
-    text = model_card.leakage_text(0.98, {"tenure_days": "known at sign-up"})
+    text = model_card.leakage_text(0.98, {"tenure_days": "known at sign-up"}, ("tenure_days", 0.99))
     assert "`tenure_days`: known at sign-up" in text and "0.98" in text
+    assert "`tenure_days`, reaches ROC AUC 0.9900 alone on the training window, above" in text
+    clean = model_card.leakage_text(0.98, {}, ("dep_hour", 0.64))
+    assert clean.endswith("the strongest single feature, `dep_hour`, reaches ROC AUC 0.6400 "
+                          "alone on the training window, within the bound.")  # fmt: skip
     assert model_card.leakage_text(None, {}) == ""
     carded = dataclasses.replace(facts, extra={**facts.extra, "leakage": text})
     assert "`tenure_days`: known at sign-up" in model_card.render(carded, "md")

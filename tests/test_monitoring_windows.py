@@ -368,9 +368,10 @@ def test_plots_draw_the_families_thresholds_and_alerts(drifting: dict[str, objec
         plt.close(f)
 
 
-def test_rows_without_time_are_one_named_window_with_no_date() -> None:
-    """A table without a time column: one window called "test split", the findings say that
-    monitoring over time is not applicable, and no epoch date appears anywhere."""
+def test_rows_without_time_are_one_named_window_with_no_date(tmp_path) -> None:
+    """A table without a time column: rows without a time column are one window called "test
+    split", the findings say that monitoring over time is not applicable, and no epoch date
+    appears anywhere: not in the report, not in the reference written for serving."""
     from tabstudy.config import MonitorConfig
     from tabstudy.monitoring import report
 
@@ -378,23 +379,36 @@ def test_rows_without_time_are_one_named_window_with_no_date() -> None:
     n = 600
     train = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(["a", "b"], n)})
     score = rng.random(n)
-    rows = train.assign(**{report.SCORE: score, report.TIME: pd.Timestamp(report.UNTIMED_START),
+    rows = train.assign(**{report.SCORE: score,
                            report.LABEL_COLUMN: (rng.random(n) < score).astype(float)})  # fmt: skip
     valid_y = (rng.random(n) < score).astype(int)
-    reference = report.build_reference(valid_y, score, report.UNTIMED_START, "abc", 20, 0)
+    reference = report.build_reference(valid_y, score, None, "abc", 20, 0)
+    reference.write(tmp_path)
+    assert "1970" not in (tmp_path / "reference.json").read_text()
+    assert report.Reference.read(tmp_path).start is None
     cfg = MonitorConfig(window="week", alpha=0.01, correction="fdr_bh", psi_warn=0.1,
                         psi_alert=0.25, max_drifted_share=0.25, prediction_psi_alert=0.1,
                         label_delay_days=0.0, bootstrap_samples=20,
                         estimation_draws=20)  # fmt: skip
-    timed = report.monitor(train, rows, ["c"], ["x"], {"x": "t", "c": "t"}, reference, cfg, 0.5, 0)
-    assert any(report.UNTIMED_START in s for s in timed.findings)  # what the stage must hide
-    result = report.without_time_axis(timed)
+    result = report.monitor(train, rows, ["c"], ["x"], {"x": "t", "c": "t"}, reference, cfg, 0.5, 0)
     assert result.findings[0].startswith("No time axis:") and "not applicable" in result.findings[0]
     text = " ".join(result.findings) + repr(result.summary()) + repr(result.alerts)
     for table in (result.windows, result.drift, result.prediction, result.performance):
         text += table.to_csv()
     assert "1970" not in text and "1969" not in text
     assert set(result.windows["window"]) == {report.UNTIMED_WINDOW}
+    # a label delay means nothing without time: every label is known, the AUC is realised
+    delayed = report.monitor(train, rows, ["c"], ["x"], {"x": "t", "c": "t"}, reference,
+                             cfg.model_copy(update={"label_delay_days": 7.0}), 0.5, 0)  # fmt: skip
+    assert delayed.findings == result.findings
+    assert delayed.performance.to_csv() == result.performance.to_csv()
+    # the served model's requests carry their arrival time: windows from the first request
+    served = rows.assign(**{report.TIME: pd.Timestamp("2026-03-02") + pd.to_timedelta(
+        np.arange(n) % 14, unit="D")})  # fmt: skip
+    timed = report.monitor(
+        train, served, ["c"], ["x"], {"x": "t", "c": "t"}, reference, cfg, 0.5, 0
+    )
+    assert timed.facts["first_window"].startswith("2026-03-02") and len(timed.windows) == 2
     figs = report.figures(result, reference, cfg)
     assert list(figs) == ["drift_over_time"]
     axis = figs["drift_over_time"].axes[0]

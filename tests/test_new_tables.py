@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from tabstudy import reporting
+from tabstudy.data import examples
 from tabstudy.pipeline.stages import COMMANDS, STAGES
 
 from .conftest import FLIGHTS_WORDS, copy_repo, run_in, set_params, stages_ran
@@ -28,36 +28,6 @@ pytestmark = pytest.mark.slow
 TABLE_FEATURES = {"categorical": None, "numeric": None, "exclude": [], "valid_frac": 0.15,
                   "test_frac": 0.15, "reference_bins": 10, "leakage_auc": 0.98,
                   "allow_leaky": {}}  # fmt: skip
-
-
-def _customers(n: int = 3000) -> pd.DataFrame:
-    rng = np.random.default_rng(1)
-    spend = rng.gamma(2.0, 30.0, n)
-    plan = rng.choice(["basic", "pro", "team"], n)
-    logit = -1.0 + 0.02 * (spend - 60) + np.where(plan == "basic", 0.8, -0.4)
-    churned = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
-    return pd.DataFrame({"spend": spend, "plan": plan, "tenure": rng.integers(1, 60, n),
-                         "churned": churned})  # fmt: skip
-
-
-def _credit(n: int = 4000) -> pd.DataFrame:
-    rng = np.random.default_rng(2)
-    income = rng.lognormal(10, 0.5, n)
-    frame = pd.DataFrame({
-        "applied_at": pd.date_range("2021-01-01", periods=n, freq="3h"),
-        "income": income,
-        "region": rng.choice(["north", "south", "east"], n).astype(object),
-        "age": rng.integers(18, 80, n),
-    })  # fmt: skip
-    risk = -0.5 - 0.8 * (np.log(income) - 10) + (frame["age"] < 25) * 0.7
-    frame["status"] = np.where(rng.random(n) < 1 / (1 + np.exp(-risk)), "bad", "good")
-    frame.loc[rng.random(n) < 0.086, "income"] = np.nan  # 8.6% missing, above the 5% limit
-    frame.loc[rng.random(n) < 0.02, "region"] = None
-    # the table's own calendar columns, named as EDA's derived ones (never overwritten)
-    frame["weekday"] = rng.integers(1, 8, n).astype(float)
-    frame["month"] = rng.integers(0, 3, n)
-    frame["hour"] = rng.normal(12, 3, n)
-    return frame
 
 
 def _project(tmp: Path, name: str, frame: pd.DataFrame, suffix: str, profile: str,
@@ -87,7 +57,7 @@ def _json(work: Path, rel: str) -> object:
 
 def test_a_small_table_gets_a_search_sized_to_it(tmp_path) -> None:
     work = _project(
-        tmp_path, "customers", _customers(), ".csv", "customers",
+        tmp_path, "customers", examples.customers(), ".csv", "customers",
         **{"target.profiles.customers": {"column": "churned", "positive": "yes"},
            "features.profiles.customers": {**TABLE_FEATURES, "time_column": None,
                                             "slices": ["plan"]}},
@@ -120,7 +90,7 @@ def test_a_small_table_gets_a_search_sized_to_it(tmp_path) -> None:
 
 def test_a_parquet_table_with_gaps_and_a_time_column(tmp_path) -> None:
     work = _project(
-        tmp_path, "credit", _credit(), ".parquet", "smoke,credit",
+        tmp_path, "credit", examples.credit(), ".parquet", "smoke,credit",
         **{"target.profiles.credit": {"column": "status", "positive": "bad"},
            "features.profiles.credit": {**TABLE_FEATURES, "time_column": "applied_at",
                                         "slices": ["region"]},
@@ -154,26 +124,13 @@ def test_a_parquet_table_with_gaps_and_a_time_column(tmp_path) -> None:
         assert reporting.page_problems(html) == [], page.name
 
 
-def _sensor_hours(n: int = 3000) -> pd.DataFrame:
-    """Hourly counts where two columns make up the outcome (rentals = casual + registered and
-    the label is rentals above a level): the leakage a careless user brings."""
-    rng = np.random.default_rng(4)
-    hour = np.arange(n) % 24
-    temp = rng.normal(15, 8, n)
-    casual = rng.poisson(np.exp(0.2 + 0.03 * temp))  # a few, with the weather
-    registered = rng.poisson(np.exp(3.0 + 0.9 * np.sin(hour / 24 * 2 * np.pi)))  # the bulk
-    busy = np.where(casual + registered > np.quantile(casual + registered, 0.6), "busy", "calm")
-    return pd.DataFrame({"temp": temp, "weekday_name": rng.choice(["mon", "tue", "sat"], n),
-                         "casual": casual, "registered": registered, "load": busy})  # fmt: skip
-
-
 def test_a_leaky_column_stops_the_run_until_accepted_with_a_reason(tmp_path) -> None:
     """A column that is part of the outcome stops the features stage naming it and its AUC; the
     override lets it through with its reason in the card, and the near-perfect test score is
     then refused until it too is accepted (and stamped on the card and the gate)."""
     features = {**TABLE_FEATURES, "time_column": None, "slices": []}
     work = _project(
-        tmp_path, "sensors", _sensor_hours(), ".csv", "smoke,sensors",
+        tmp_path, "sensors", examples.sensors(), ".csv", "smoke,sensors",
         **{"target.profiles.sensors": {"column": "load", "positive": "busy"},
            "features.profiles.sensors": features},
     )  # fmt: skip

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from tabstudy import config
-from tabstudy.spec import LABEL, MISSING_CATEGORY
+from tabstudy.spec import LABEL, MISSING_CATEGORY, ColumnError, about_column
 from tabstudy.studies.table import features as tabular
 from tabstudy.studies.table.features import FeatureConfigError
 
@@ -138,3 +140,84 @@ def test_single_class_split_is_refused() -> None:
     frame = pd.DataFrame({"x": np.arange(20.0), LABEL: [1] + [0] * 19})
     with pytest.raises(FeatureConfigError, match="rarer class has 1 row"):
         tabular.split(frame, 0.2, 0.2, seed=0, ordered=False)
+
+
+def test_text_declared_numeric_stops_naming_the_column_and_an_example() -> None:
+    frame = _table()
+    frame.loc[7, "plan"] = "pro"  # a text column declared numeric
+    cfg = _features(numeric=["plan", "tenure"], categorical=[])
+    with pytest.raises(ColumnError) as err:
+        tabular.build(
+            frame, config.FileTarget(column="churned", positive="yes"), cfg, "external/churn.csv"
+        )
+    text = str(err.value)
+    assert "external/churn.csv: column 'plan' is a numeric feature" in text
+    assert re.search(r"\(e\.g\. row \d+: '(basic|pro)'\)", text) and "features.categorical" in text
+    # text that holds numbers is read as numbers
+    parsed = tabular.numeric_column(pd.Series(["1.5", None, "2"]), "x", "f.csv")
+    assert parsed.dtype == "float64" and parsed.isna().tolist() == [False, True, False]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (pd.Series([1.5, 2.0]), "column 'when' holds numbers, not dates (e.g. row 0: 1.5)"),
+        (pd.Series(["2021-01-01", None, "soon"]),
+         "1 value(s) that are not dates in the first value's format, nor ISO 8601 (e.g. row 2: "
+         "'soon')"),
+    ],
+)  # fmt: skip
+def test_a_time_column_that_is_not_dates_is_refused_by_name(values, expected) -> None:
+    with pytest.raises(ColumnError, match=r"features\.time_column must name") as err:
+        tabular.time_column(values, "when", "f.csv")
+    assert expected in str(err.value)
+
+
+def test_ambiguous_or_mixed_zone_dates_are_refused_never_read_two_ways() -> None:
+    day_first = pd.Series(["01/02/2021", "05/03/2021", "13/01/2021", "14/02/2021"])
+    with pytest.raises(ColumnError, match=r"2 value\(s\) .* \(e\.g\. row 2: '13/01/2021'\)"):
+        tabular.time_column(day_first, "when", "f.csv")
+    zones = pd.Series(["2021-01-01T10:00+01:00", "2021-01-01T10:00+02:00"])
+    with pytest.raises(ColumnError, match="of column 'when' failed: ValueError: Mixed timezones"):
+        tabular.time_column(zones, "when", "f.csv")
+
+
+def test_blank_text_is_missing_not_an_error() -> None:
+    assert tabular.numeric_column(pd.Series(["1", " ", ""]), "x", "f.csv").isna().tolist() == [
+        False, True, True]  # fmt: skip
+    when = tabular.time_column(pd.Series(["2021-01-01", "", None]), "t", "f.csv")
+    assert when.isna().tolist() == [False, True, True]
+
+
+def test_a_time_column_in_mixed_date_forms_parses() -> None:
+    when = tabular.time_column(pd.Series(["2021-01-01", "2021-01-02 10:30", None]), "t", "f.csv")
+    assert when.tolist()[:2] == [pd.Timestamp("2021-01-01"), pd.Timestamp("2021-01-02 10:30")]
+    assert pd.isna(when.iloc[2])
+
+
+def test_about_column_names_the_step_and_column_once() -> None:
+    outer, inner = about_column("outer", "Outer step"), about_column("inner", "Inner step")
+    with pytest.raises(ColumnError) as err, outer, inner:
+        float("abc")
+    assert str(err.value).startswith("Inner step of column 'inner' failed: ValueError: could")
+    assert "outer" not in str(err.value)
+
+
+def test_later_stages_name_the_column_they_fail_on() -> None:
+    """The per-column steps after the features stage (LightGBM's input, drift tests, slices)
+    name the column when its values break them."""
+    from tabstudy import evaluation
+    from tabstudy.models.baselines import LgbmFrame
+    from tabstudy.monitoring import windows
+
+    good = pd.DataFrame({"plan": ["a", "b", "a"], "spend": [1.0, 2.0, 3.0]})
+    bad = good.assign(spend=["1", "lots", "3"])
+    lgbm = LgbmFrame(("plan",), ("spend",)).fit(good)
+    with pytest.raises(ColumnError, match="LightGBM's numeric input of column 'spend'"):
+        lgbm.transform(bad)
+    with pytest.raises(ColumnError, match="drift test \\(numeric\\) of column 'spend'"):
+        windows.feature_tests(good, bad, ["plan"], ["spend"], 2)
+    both_infinities = pd.Series([-np.inf, np.inf] * 10 + list(range(20)), dtype="float64")
+    with pytest.raises(ColumnError, match="Slicing the test rows by values of column 'when'"):
+        evaluation.slice_table(pd.DataFrame({"when": both_infinities}), np.arange(40) % 2, {},
+                               ["when"])  # fmt: skip

@@ -5,15 +5,14 @@ Generic: a study plugin supplies the labelled rows and what to break them down b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tabstudy.spec import IMBALANCED_SHARE, LABEL, Words
+from tabstudy.spec import IMBALANCED_SHARE, LABEL, ColumnError, Words, about_column
 
 TARGET = LABEL  # the 0/1 label column of the rows EDA describes (the study's label builder)
 MAX_GROUP_LEVELS = 30
@@ -38,7 +37,7 @@ CALENDAR = ("month", "weekday", "hour")
 """The parts of a timestamp EDA breaks the target rate down by."""
 
 
-class EdaColumnError(ValueError):
+class EdaColumnError(ColumnError):
     """An EDA summary failed on one column (the message names it)."""
 
 
@@ -97,18 +96,9 @@ def rate_by(frame: pd.DataFrame, column: str, min_count: int = 1) -> pd.DataFram
     return out[out["rows"] >= min_count]
 
 
-@contextmanager
-def about(column: str) -> Iterator[None]:
+def about(column: str) -> AbstractContextManager[None]:
     """Re-raise an error of a per-column summary as :class:`EdaColumnError` naming ``column``."""
-    try:
-        yield
-    except EdaColumnError:
-        raise
-    except (TypeError, ValueError) as err:
-        raise EdaColumnError(
-            f"EDA of column '{column}' failed: {type(err).__name__}: {err}. Check the column's "
-            "kind (features.categorical / features.numeric) and its values."
-        ) from err
+    return about_column(column, "EDA", error=EdaColumnError)
 
 
 def missingness(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -199,7 +189,7 @@ def findings(
 ) -> list[str]:
     """Short written findings, each computed from the tables the notebook shows."""
     rate = eda.frame[TARGET].mean()
-    out = [f"{rate:.1%} of {len(eda.frame)} labelled rows are positive ({eda.label})."]
+    out = [f"{rate:.1%} of {len(eda.frame):,} labelled rows are positive ({eda.label})."]
     if rate < IMBALANCED_SHARE:
         out.append(
             f"The target is imbalanced ({rate:.1%} positive, below {IMBALANCED_SHARE:.0%}): ROC "

@@ -17,7 +17,10 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from tabstudy.spec import about_column
 from tabstudy.stats import bootstrap_aucs
+
+SLICE_HINT = "Check the column's values, or leave it out of params.yaml features.slices."
 
 CURVE_POINTS = 201
 
@@ -250,7 +253,8 @@ def slice_table(
     rows = []
     y = np.asarray(y)
     for column in slices:
-        labels = slice_values(frame[column])
+        with about_column(column, "Slicing the test rows by values", SLICE_HINT):
+            labels = slice_values(frame[column])
         for value in labels.cat.categories:
             mask = (labels == value).to_numpy()
             if not mask.any():
@@ -423,7 +427,8 @@ def _slice_regressions(
     (only those can block), and whether it blocks (that drop, and an interval below 0)."""
     out: list[dict[str, object]] = []
     for column in columns:
-        labels = slice_values(frame[column])
+        with about_column(column, "Slicing the gate's rows by values", SLICE_HINT):
+            labels = slice_values(frame[column])
         for value in labels.cat.categories:
             mask = (labels == value).to_numpy()
             rows, positives = int(mask.sum()), int(y[mask].sum())

@@ -101,6 +101,7 @@ def _context(facts: CardFacts) -> dict[str, Any]:
     scores["name"] = [facts.names.get(m, m) for m in scores["model"]]
     splits = facts.splits.reset_index()
     splits["rows"] = splits["rows"].astype(int)
+    dated = "first_date" in splits and bool(splits["first_date"].notna().any())
     for column in ("first_date", "last_date"):
         if column in splits:
             splits[column] = splits[column].where(splits[column].notna(), "n/a")
@@ -108,6 +109,7 @@ def _context(facts: CardFacts) -> dict[str, Any]:
         "card": facts.config,
         "features": facts.features.to_dict("records"),
         "splits": splits.to_dict("records"),
+        "dated": dated,  # rows without time: no date columns
         "scores": scores.to_dict("records"),
         "names": facts.names,
         "findings": findings(facts),
@@ -151,23 +153,32 @@ def data_facts(bundle: Any, evaluate: dict[str, Any], ingest: dict[str, Any]) ->
         "test_threshold": evaluate.get("threshold", {}),
         "code": bundle.metadata.get("code", {}),
         "part": part,
-        "leakage": leakage_text(bundle.spec.leakage_auc, bundle.spec.leaky),
+        "leakage": leakage_text(bundle.spec.leakage_auc, bundle.spec.leaky, bundle.spec.strongest),
     }
 
 
-def leakage_text(bound: float | None, accepted: dict[str, str]) -> str:
-    """The card's sentence on the leakage guard: its bound and each feature accepted above it
-    with the reason given (empty when the guard did not run)."""
+def leakage_text(
+    bound: float | None, accepted: dict[str, str], strongest: tuple[str, float] | None = None
+) -> str:
+    """The card's sentence on the leakage guard: its bound, the strongest single feature with its
+    ROC AUC alone, and each feature accepted above the bound with the reason given (empty when
+    the guard did not run)."""
     if bound is None:
         return ""
-    text = (
-        f"Leakage guard: every feature alone scored ROC AUC at most {bound:g} on the training "
-        "window (`features.leakage_auc`)"
-    )
+    text = f"Leakage guard (`features.leakage_auc` {bound:g}):"
+    if strongest is not None:
+        name, auc = strongest
+        side = "above" if auc > bound else "within"
+        text += (
+            f" the strongest single feature, `{name}`, reaches ROC AUC {auc:.4f} alone on the "
+            f"training window, {side} the bound"
+        )
+    else:
+        text += f" every feature alone scored ROC AUC at most {bound:g} on the training window"
     if not accepted:
         return text + "."
     listed = "; ".join(f"`{name}`: {reason}" for name, reason in accepted.items())
-    return text + f", except these, accepted in `features.allow_leaky` with a reason: {listed}."
+    return text + f". Accepted above the bound in `features.allow_leaky`, with a reason: {listed}."
 
 
 def findings(facts: CardFacts) -> list[str]:

@@ -10,6 +10,8 @@ evaluation, monitoring, the model card and serving read it from there: they neve
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +28,36 @@ IMBALANCED_SHARE = 0.10
 """Below this positive share a study is called imbalanced (EDA, card: PR AUC beside ROC AUC)."""
 MIN_TEST_POSITIVES = 100
 """Fewer positives than this in the test split: intervals are wide, and the card says so."""
+
+
+class ColumnError(ValueError):
+    """A step of a stage failed on one column: the message names the step, the column and the
+    way on (the stage runner prints it as the stage's failure)."""
+
+
+COLUMN_HINT = (
+    "Check the column's kind (params.yaml features.categorical / features.numeric, or "
+    "features.exclude) and its values."
+)
+
+
+@contextmanager
+def about_column(
+    column: str, step: str, hint: str = COLUMN_HINT, error: type[ColumnError] = ColumnError
+) -> Iterator[None]:
+    """Re-raise a ``TypeError``/``ValueError``/``OverflowError`` of ``step`` done on one column
+    as ``error`` (a :class:`ColumnError`): ``"<step> of column '<column>' failed: <error>.
+    <hint>"``. A :class:`ColumnError` raised inside (by a deeper step) passes unchanged.
+    """
+    try:
+        yield
+    except ColumnError:
+        raise
+    except (TypeError, ValueError, OverflowError) as err:
+        raise error(
+            f"{step} of column '{column}' failed: {type(err).__name__}: "
+            f"{str(err).rstrip('.')}. {hint}"
+        ) from err
 
 
 def safe_name(column: str) -> str:
@@ -91,6 +123,8 @@ class FeatureSet:
             stay under (``features.leakage_auc``; None: not checked).
         leaky: features above that bound that the study accepts, each with the reason given
             (``features.allow_leaky``; the model card shows them).
+        strongest: the feature that alone separates the label best on the training window, and
+            that ROC AUC (None: not scored).
         words: how the report pages name the rows (:class:`Words`).
     """
 
@@ -103,6 +137,7 @@ class FeatureSet:
     leakage_auc: float | None = None
     leaky: dict[str, str] = field(default_factory=dict)
     words: Words = field(default_factory=Words)
+    strongest: tuple[str, float] | None = None
 
     def categorical(self) -> list[str]:
         """Names of the categorical features, in input order."""
@@ -132,6 +167,7 @@ class FeatureSet:
             "leakage_auc": self.leakage_auc,
             "leaky": dict(self.leaky),
             "words": asdict(self.words),
+            "strongest": list(self.strongest) if self.strongest else None,
         }
 
     @classmethod
@@ -147,7 +183,13 @@ class FeatureSet:
             data.get("leakage_auc"),
             dict(data.get("leaky") or {}),
             Words(**data.get("words", {})),
+            _strongest(data.get("strongest")),
         )
+
+
+def _strongest(value: Any) -> tuple[str, float] | None:
+    """``[name, auc]`` as read from JSON, as a tuple (None stays None)."""
+    return (str(value[0]), float(value[1])) if value else None
 
 
 def save_spec(spec: FeatureSet, path: Path) -> None:

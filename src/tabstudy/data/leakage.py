@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from tabstudy.spec import LABEL, MISSING_CATEGORY, FeatureSet
+from tabstudy.spec import LABEL, MISSING_CATEGORY, FeatureSet, about_column
 
 SMOOTHING = 10.0
 """Pseudo-count pulling a category's rate toward the overall rate (one-feature model)."""
@@ -71,18 +71,20 @@ def scores(train: pd.DataFrame, spec: FeatureSet, seed: int = 0) -> pd.DataFrame
     rows = []
     if len(np.unique(y)) == 2:
         for f in spec.features:
-            auc = (
-                categorical_auc(train[f.name], y, seed)
-                if f.kind == "categorical"
-                else numeric_auc(train[f.name], y)
-            )
+            with about_column(f.name, f"Leakage scoring ({f.kind})"):
+                auc = (
+                    categorical_auc(train[f.name], y, seed)
+                    if f.kind == "categorical"
+                    else numeric_auc(train[f.name], y)
+                )
             rows.append({"feature": f.name, "kind": f.kind, "auc": auc})
     out = pd.DataFrame(rows, columns=["feature", "kind", "auc"])
     return out.sort_values("auc", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def check(table: pd.DataFrame, bound: float, allowed: Mapping[str, str]) -> list[str]:
-    """The features above ``bound`` that ``allowed`` accepts (with their reasons, for the card).
+def check(table: pd.DataFrame, bound: float, allowed: Mapping[str, str]) -> None:
+    """Pass when every feature of the :func:`scores` ``table`` above ``bound`` is accepted by
+    ``allowed``.
 
     Raises:
         LeakageError: naming every feature above ``bound`` that ``allowed`` does not list, its
@@ -110,9 +112,6 @@ def check(table: pd.DataFrame, bound: float, allowed: Mapping[str, str]) -> list
             f"{refused['feature'].iloc[0]}: 'why it is known in time'"
             "}); the reason goes into the model card."
         )
-    return [
-        f"{r.feature} (ROC AUC {r.auc:.4f} alone): {allowed[r.feature]}" for r in above.itertuples()
-    ]
 
 
 def guard(
@@ -123,10 +122,16 @@ def guard(
     seed: int = 0,
 ) -> tuple[FeatureSet, pd.DataFrame]:
     """Score every feature on the training window and stop on suspected leakage (:func:`check`);
-    return the spec carrying the bound and the accepted features' reasons, and the scores."""
+    return the spec carrying the bound, the reasons of the accepted features that score above
+    it (an allowed one under it is no exception) and the strongest feature with its ROC AUC,
+    and the scores."""
     table = scores(train, spec, seed)
     check(table, bound, allowed)
-    accepted = {
-        name: reason for name, reason in allowed.items() if (table["feature"] == name).any()
-    }
-    return replace(spec, leakage_auc=bound, leaky=accepted), table
+    top = (
+        (str(table["feature"].iloc[0]), round(float(table["auc"].iloc[0]), 6))
+        if len(table)
+        else None
+    )
+    above = set(table.loc[table["auc"] > bound, "feature"])
+    accepted = {name: reason for name, reason in allowed.items() if name in above}
+    return replace(spec, leakage_auc=bound, leaky=accepted, strongest=top), table

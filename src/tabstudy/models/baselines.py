@@ -34,7 +34,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from tabstudy.config import BaselinesConfig
-from tabstudy.spec import LABEL, FeatureSet
+from tabstudy.spec import LABEL, FeatureSet, about_column
 
 BASELINES: tuple[str, ...] = ("majority", "logreg", "hgb", "lightgbm")
 LGBM_PATIENCE = 20
@@ -139,11 +139,15 @@ class LgbmFrame(TransformerMixin, BaseEstimator):
 
     def transform(self, x: pd.DataFrame) -> pd.DataFrame:
         """Categoricals on the learned categories, numerics as float64."""
-        out = {
-            c: pd.Categorical(x[c].astype(str).where(x[c].notna()), categories=self.categories_[c])
-            for c in self.categorical
-        }
-        out.update({n: x[n].to_numpy(dtype="float64") for n in self.numeric})
+        out = {}
+        for c in self.categorical:
+            with about_column(c, "LightGBM's categorical encoding"):
+                out[c] = pd.Categorical(
+                    x[c].astype(str).where(x[c].notna()), categories=self.categories_[c]
+                )
+        for n in self.numeric:
+            with about_column(n, "LightGBM's numeric input"):
+                out[n] = x[n].to_numpy(dtype="float64")
         return pd.DataFrame(out, index=x.index)
 
 

@@ -118,11 +118,9 @@ def sized_train(cfg: TrainConfig, n_train: int, batch_size: int) -> tuple[TrainC
     epochs = epochs_for(cfg.epochs, n_train, batch_size, cfg.min_steps)
     if epochs == cfg.epochs:
         return cfg, []
-    note = (
-        f"train.epochs {cfg.epochs} allows fewer than train.min_steps {cfg.min_steps} steps at "
-        f"batch size {batch_size} on {n_train:,} rows; the cap is {epochs} (early stopping "
-        "still applies)"
-    )
+    short = _too_few_steps("train.epochs", cfg.epochs, "train.min_steps", cfg.min_steps,
+                           batch_size, n_train)  # fmt: skip
+    note = f"{short}; the cap is {epochs} (early stopping still applies)"
     return cfg.model_copy(update={"epochs": epochs}), [note]
 
 
@@ -134,12 +132,20 @@ def sized_backtest(
     epochs = epochs_for(cfg.keras_epochs, n_train, batch_size, cfg.keras_min_steps)
     if epochs == cfg.keras_epochs:
         return cfg, []
-    note = (
-        f"backtest.keras_epochs {cfg.keras_epochs} allows fewer than backtest.keras_min_steps "
-        f"{cfg.keras_min_steps} steps at batch size {batch_size} on {n_train:,} rows; each Keras "
-        f"fold trains {epochs} epochs"
-    )
+    short = _too_few_steps("backtest.keras_epochs", cfg.keras_epochs, "backtest.keras_min_steps",
+                           cfg.keras_min_steps, batch_size, n_train)  # fmt: skip
+    note = f"{short}; each Keras fold trains {epochs} epochs"
     return cfg.model_copy(update={"keras_epochs": epochs}), [note]
+
+
+def _too_few_steps(
+    epochs_key: str, epochs: int, steps_key: str, min_steps: int, batch_size: int, n_train: int
+) -> str:
+    """``"<epochs_key> N allows fewer than <steps_key> M steps at batch size B on R rows"``."""
+    return (
+        f"{epochs_key} {epochs} allows fewer than {steps_key} {min_steps} steps at batch size "
+        f"{batch_size} on {n_train:,} rows"
+    )
 
 
 def edge_notes(best: Mapping[str, Any], grid: Mapping[str, Sequence[Any]], where: str) -> list[str]:

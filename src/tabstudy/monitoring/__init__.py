@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tabstudy.spec import about_column
+
 EPS = 1e-4
 
 
@@ -50,13 +52,14 @@ def reference_stats(
     feature, category shares per categorical one (JSON-able; saved by the features stage)."""
     num = {}
     for n in numeric:
-        edges = quantile_edges(frame[n], bins)
-        num[n] = {"edges": edges, "shares": numeric_shares(frame[n], edges).tolist()}
-    return {
-        "rows": len(frame),
-        "numeric": num,
-        "categorical": {n: category_shares(frame[n]) for n in categorical},
-    }
+        with about_column(n, "The drift reference (numeric bins)"):
+            edges = quantile_edges(frame[n], bins)
+            num[n] = {"edges": edges, "shares": numeric_shares(frame[n], edges).tolist()}
+    cat = {}
+    for n in categorical:
+        with about_column(n, "The drift reference (category shares)"):
+            cat[n] = category_shares(frame[n])
+    return {"rows": len(frame), "numeric": num, "categorical": cat}
 
 
 def numeric_psi(ref: pd.Series, cur: pd.Series, bins: int) -> float:

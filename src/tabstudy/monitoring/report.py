@@ -29,8 +29,8 @@ SCORE = "score"
 TIME = "time"
 LABEL_COLUMN = "label"
 UNTIMED_START = "1970-01-01"
-"""The internal date of the one window of rows that have no time (never shown: see
-:func:`without_time_axis`)."""
+"""The internal date :func:`monitor` gives the one window of rows without a :data:`TIME`
+column (never shown or written: see :func:`without_time_axis`)."""
 UNTIMED_WINDOW = "test split"
 """What the one window of rows without time is called on pages, findings and the card."""
 
@@ -44,8 +44,9 @@ class Reference:
     auc_hi: float
     scores: np.ndarray
     calibrator: performance.Calibrator
-    start: str
-    """The first day monitored (the deployment: ``features.split.test_start``)."""
+    start: str | None
+    """The first day monitored (the deployment: ``features.split.test_start``); None when the
+    rows have no time (a served model's requests are then monitored from the first one)."""
     model_version: str
 
     def auc(self) -> dict[str, float]:
@@ -75,15 +76,22 @@ class Reference:
         scores = pd.read_parquet(directory / "reference_scores.parquet")[SCORE].to_numpy(float)
         return cls(
             float(meta["roc_auc"]), float(meta["auc_lo"]), float(meta["auc_hi"]), scores,
-            performance.Calibrator.from_dict(meta["calibrator"]), str(meta["start"]),
+            performance.Calibrator.from_dict(meta["calibrator"]),
+            None if meta.get("start") is None else str(meta["start"]),
             str(meta["model_version"]),
         )  # fmt: skip
 
 
 def build_reference(
-    y: np.ndarray, scores: np.ndarray, start: str, model_version: str, samples: int, seed: int
+    y: np.ndarray,
+    scores: np.ndarray,
+    start: str | None,
+    model_version: str,
+    samples: int,
+    seed: int,
 ) -> Reference:
-    """The reference from the validation window's labels and the model's scores there."""
+    """The reference from the validation window's labels and the model's scores there
+    (``start``: the first day monitored, None for rows without time)."""
     real = performance.realised(np.asarray(y), np.asarray(scores), samples, seed)
     calibrator = performance.Calibrator.fit(np.asarray(scores), np.asarray(y))
     return Reference(
@@ -171,10 +179,20 @@ def monitor(
     """The report of ``rows`` (features, :data:`SCORE`, :data:`TIME` as a day or timestamp, and
     :data:`LABEL_COLUMN` with NaN where the outcome is unknown) against the training window's
     ``reference_rows`` and the deployment ``reference``; the findings speak of the rows in
-    ``words`` (the spec's :class:`~tabstudy.spec.Words`; default: a table's)."""
+    ``words`` (the spec's :class:`~tabstudy.spec.Words`; default: a table's).
+
+    Rows without a :data:`TIME` column (a table without time) are one window with every label
+    known, reported by :func:`without_time_axis`: no date anywhere. Without ``reference.start``,
+    windows start at the first row's day.
+    """
     frame = rows.copy()
+    untimed = TIME not in frame.columns
+    if untimed:  # one window; every label is known (no time for it to arrive in)
+        frame[TIME] = pd.Timestamp(UNTIMED_START)
+        cfg = cfg.model_copy(update={"label_delay_days": 0.0})
     frame[TIME] = pd.to_datetime(frame[TIME]).dt.normalize()
-    frame[WINDOW] = windows.assign_windows(frame[TIME], pd.Timestamp(reference.start), cfg.window)
+    start = pd.Timestamp(UNTIMED_START if untimed else reference.start or frame[TIME].min())
+    frame[WINDOW] = windows.assign_windows(frame[TIME], start, cfg.window)
     frame = frame[frame[WINDOW].notna()].reset_index(drop=True)
     if frame.empty:
         raise ValueError(f"no monitored row on or after {reference.start} (the deployment date)")
@@ -212,7 +230,8 @@ def monitor(
         "labels_until": until.date().isoformat(),
         "model_version": reference.model_version,
     }
-    return Report(summary, drift, prediction, perf, fired, found, facts)
+    report = Report(summary, drift, prediction, perf, fired, found, facts)
+    return without_time_axis(report) if untimed else report
 
 
 def figures(report: Report, reference: Reference, cfg: MonitorConfig) -> dict[str, Any]:

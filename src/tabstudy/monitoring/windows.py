@@ -20,6 +20,7 @@ from tabstudy.monitoring import (
     numeric_shares,
     quantile_edges,
 )
+from tabstudy.spec import about_column
 
 FREQS = ("week", "month")
 RARE = "__rare__"
@@ -102,7 +103,8 @@ def _prepare(
     stats_cat = (reference_stats or {}).get("categorical", {})
     num = {}
     for n in numeric:
-        values = reference[n].to_numpy(dtype="float64")
+        with about_column(n, "The drift reference (numeric)"):
+            values = reference[n].to_numpy(dtype="float64")
         if n in stats_num:
             edges, shares = list(stats_num[n]["edges"]), np.asarray(stats_num[n]["shares"])
         else:
@@ -139,19 +141,21 @@ def _chi2(ref_counts: pd.Series, cur_counts: pd.Series) -> tuple[float, float]:
 def _tests(ref: _Reference, current: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for n, (values, edges, shares) in ref.numeric.items():
-        cur = current[n].to_numpy(dtype="float64")
-        cur = cur[~np.isnan(cur)]
-        if len(values) < 2 or len(cur) < 2:
-            stat, pvalue = float("nan"), float("nan")
-        else:
-            ks = ks_2samp(values, cur, method="asymp")
-            stat, pvalue = float(ks.statistic), float(ks.pvalue)
-        psi = _psi(shares, numeric_shares(current[n], edges))
+        with about_column(n, "The drift test (numeric)"):
+            cur = current[n].to_numpy(dtype="float64")
+            cur = cur[~np.isnan(cur)]
+            if len(values) < 2 or len(cur) < 2:
+                stat, pvalue = float("nan"), float("nan")
+            else:
+                ks = ks_2samp(values, cur, method="asymp")
+                stat, pvalue = float(ks.statistic), float(ks.pvalue)
+            psi = _psi(shares, numeric_shares(current[n], edges))
         rows.append({"feature": n, "kind": "numeric", "test": "ks", "statistic": stat,
                      "pvalue": pvalue, "psi": psi})  # fmt: skip
     for n, (counts, shares) in ref.categorical.items():
-        stat, pvalue = _chi2(counts, _categories(current[n]).value_counts())
-        psi = _category_psi(shares, category_shares(current[n]))
+        with about_column(n, "The drift test (categorical)"):
+            stat, pvalue = _chi2(counts, _categories(current[n]).value_counts())
+            psi = _category_psi(shares, category_shares(current[n]))
         rows.append({"feature": n, "kind": "categorical", "test": "chi2", "statistic": stat,
                      "pvalue": pvalue, "psi": psi})  # fmt: skip
     return pd.DataFrame(rows, columns=TEST_COLUMNS)

@@ -114,10 +114,16 @@ class TableStudy:
         labelled = self.label(tables, data, target)
         frame = labelled.frame
         cats, nums = features.infer_columns(raw, target.column, features_cfg, data.path)
+        for c in nums:  # text declared numeric: parsed, or stopped naming the column
+            if not pd.api.types.is_numeric_dtype(raw[c]):
+                features.numeric_column(raw[c], c, data.path)  # errors count the file's rows
+                frame = frame.assign(**{c: features.numeric_column(frame[c], c, data.path)})
         time_groups: list[str] = []
         if features_cfg.time_column:
             column = features_cfg.time_column
-            frame, derived = add_calendar(frame, pd.to_datetime(frame[column]), column)
+            features.time_column(raw[column], column, data.path)  # errors count the file's rows
+            when = features.time_column(frame[column], column, data.path)
+            frame, derived = add_calendar(frame, when, column)
             time_groups = [c for c in derived if frame[c].nunique() > 1]
         groups = [c for c in cats if frame[c].nunique() <= MAX_GROUP_LEVELS]
         notes = {"rows": len(raw), "target_missing": labelled.dropped}

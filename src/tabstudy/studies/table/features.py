@@ -20,7 +20,16 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from tabstudy.config import FileTarget, TableFeatures
-from tabstudy.spec import LABEL, MISSING_CATEGORY, Feature, FeatureSet, Words, safe_name
+from tabstudy.spec import (
+    LABEL,
+    MISSING_CATEGORY,
+    ColumnError,
+    Feature,
+    FeatureSet,
+    Words,
+    about_column,
+    safe_name,
+)
 
 STUDY = "file"
 SPLIT_TIME = "split_time"  # the table's time column, parsed, when it has one
@@ -173,7 +182,7 @@ def describe(rows: int, n_features: int, file: str, ordered: bool) -> str:
     """What the rows are and how they were split, in words."""
     how = "split by time" if ordered else "split at random (stratified by the target)"
     return (
-        f"{rows} labelled rows of `{file}` with {n_features} features, {how} into training, "
+        f"{rows:,} labelled rows of `{file}` with {n_features} features, {how} into training, "
         "validation and test sets."
     )
 
@@ -198,18 +207,82 @@ def build(
     )
     out = pd.DataFrame(index=frame.index)
     for c in cats:
-        out[safe_name(c)] = frame[c].astype("string").fillna(MISSING_CATEGORY).astype(object)
+        with about_column(c, f"{file}: the categorical feature"):
+            out[safe_name(c)] = frame[c].astype("string").fillna(MISSING_CATEGORY).astype(object)
     for c in nums:
-        out[safe_name(c)] = pd.to_numeric(frame[c], errors="raise").astype("float64")
+        out[safe_name(c)] = numeric_column(frame[c], c, file)
     for s in cfg.slices:
         if safe_name(s) not in out.columns:
             out[safe_name(s)] = frame[s]
     if cfg.time_column:
-        out[SPLIT_TIME] = pd.to_datetime(frame[cfg.time_column], errors="raise")
+        out[SPLIT_TIME] = time_column(frame[cfg.time_column], cfg.time_column, file)
     out[LABEL] = y
     out = out.loc[y.notna()].reset_index(drop=True)
     out[LABEL] = out[LABEL].astype("int8")
     return out, spec
+
+
+def _example(values: pd.Series, bad: pd.Series) -> str:
+    """The first value of ``values`` where ``bad`` holds, with its row (0-based, as read)."""
+    row = bad.to_numpy().nonzero()[0][0]
+    value = values.iloc[row]
+    return f"row {row}: {value.item() if isinstance(value, np.generic) else value!r}"
+
+
+def _blank_as_missing(values: pd.Series) -> pd.Series:
+    """Text that is empty or only whitespace as missing (typed columns unchanged)."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    blank = values.map(lambda v: isinstance(v, str) and not v.strip(), na_action="ignore")
+    return values.mask(blank.fillna(False).astype(bool))
+
+
+def numeric_column(values: pd.Series, column: str, file: str) -> pd.Series:
+    """``values`` as float64 (blank text is missing); text that is not a number stops the run
+    naming the column, an example value and the way on."""
+    values = _blank_as_missing(values)
+    parsed = pd.to_numeric(values, errors="coerce")
+    bad = parsed.isna() & values.notna()
+    if bad.any():
+        raise ColumnError(
+            f"{file}: column {column!r} is a numeric feature, but {int(bad.sum()):,} value(s) "
+            f"are not numbers (e.g. {_example(values, bad)}). Declare it under "
+            "features.categorical, exclude it (features.exclude), or clean the values."
+        )
+    return parsed.astype("float64")
+
+
+def time_column(values: pd.Series, column: str, file: str) -> pd.Series:
+    """``values`` as timestamps: dates or date-times (typed, or text in one format, or ISO 8601
+    in several; blank text is missing). Numbers are refused (they would read as nanoseconds
+    after 1970), and so is text that is not a date in those forms (an ambiguous mix such as
+    01/02/2021 beside 13/01/2021 is never read two ways); the error names the column, an
+    example value and the way on."""
+    hint = (
+        "features.time_column must name a column of dates or date-times (e.g. 2021-03-04 or "
+        "2021-03-04T10:00); set it to null for a random split."
+    )
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        raise ColumnError(
+            f"{file}: the time column {column!r} holds numbers, not dates (e.g. "
+            f"{_example(values, values.notna())}). {hint}"
+        )
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return pd.to_datetime(values)
+    values = _blank_as_missing(values)
+    with about_column(column, f"{file}: parsing the dates", hint):
+        parsed = pd.to_datetime(values, errors="coerce")  # one format, inferred from the first
+        if (parsed.isna() & values.notna()).any():  # else ISO 8601 in its several forms
+            iso = pd.to_datetime(values, errors="coerce", format="ISO8601")
+            parsed = iso if iso.isna().sum() < parsed.isna().sum() else parsed
+    bad = parsed.isna() & values.notna()
+    if bad.any():
+        raise ColumnError(
+            f"{file}: the time column {column!r} has {int(bad.sum()):,} value(s) that are not "
+            f"dates in the first value's format, nor ISO 8601 (e.g. {_example(values, bad)}). "
+            f"{hint}"
+        )
+    return parsed
 
 
 def split(
