@@ -332,6 +332,7 @@ def test_a_column_of_the_wrong_kind_stops_the_stage_naming_it(byo) -> None:
     """A numeric column named as the time column stops EDA (the first stage that reads it) with
     the column, an example value and the way on, not a pandas traceback; nothing is lost."""
     work, _ = byo
+    run_in(work, "dvc", "repro")  # a bad case refused at validate left its own raw data
     params = (work / "params.yaml").read_text()
     before = _guarded(work)
     set_params(work, **{"features.profiles.breast_cancer.time_column": "mean_area"})

@@ -88,7 +88,7 @@ def test_dvc_lock_hashes_from_outs_or_deps(tmp_path) -> None:
 def test_run_date_prefers_source_date_epoch(tmp_path) -> None:
     epoch = provenance.run_date("abc", tmp_path, {"SOURCE_DATE_EPOCH": "86400"})
     assert epoch == {"date": "1970-01-02T00:00:00+00:00", "source": "SOURCE_DATE_EPOCH"}
-    assert provenance.run_date(None, tmp_path, {}) == {"date": None, "source": "unknown"}
+    assert provenance.run_date(None, tmp_path, {}) == {"date": None, "source": provenance.NO_DATE}
     with pytest.raises(ValueError, match="SOURCE_DATE_EPOCH='yesterday'"):
         provenance.run_date(None, tmp_path, {"SOURCE_DATE_EPOCH": "yesterday"})
 

@@ -302,3 +302,19 @@ def test_the_dockerfile_cmd_starts_the_service(work) -> None:
     finally:
         assert _stop(proc) == 0
     assert os.environ.get("TABSTUDY_API_TOKEN") is None
+
+
+def test_one_store_serves_bundles_whose_specs_differ_only_in_descriptions(tmp_path) -> None:
+    """A version registered before the spec gained a descriptive key (the leakage guard's
+    strongest feature, say) still reads the same features: the store serves it, e.g. on a
+    rollback. Other features, time column or study do not pass."""
+    from tabstudy.pipeline.serve import same_features
+
+    spec = {"features": [{"name": "x", "kind": "numeric"}], "time_column": None, "study": "file"}
+    old, new, other = tmp_path / "old", tmp_path / "new", tmp_path / "other"
+    for d, s in ((old, spec), (new, {**spec, "strongest": ["x", 0.61], "leakage_auc": 0.98}),
+                 (other, {**spec, "features": [{"name": "y", "kind": "numeric"}]})):  # fmt: skip
+        d.mkdir()
+        (d / "feature_spec.json").write_text(json.dumps(s))
+    assert same_features(old, new) and same_features(new, old)
+    assert not same_features(new, other)

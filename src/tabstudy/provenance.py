@@ -166,13 +166,17 @@ def dvc_lock_hashes(
 SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
 
 
+NO_DATE = "no commit yet: commit the project, or set SOURCE_DATE_EPOCH"
+"""The run date's source when there is neither an epoch nor a commit (the card says why)."""
+
+
 def run_date(
     commit: str | None, root: Path | None = None, env: Mapping[str, str] | None = None
 ) -> dict[str, str | None]:
     """The date a reproducible report states: ``$SOURCE_DATE_EPOCH`` (the reproducible-builds
     convention) as UTC ISO 8601 when set, else the committer date of ``commit``, so two runs of
     one commit write the same bytes. ``{"date": ..., "source": "SOURCE_DATE_EPOCH" |
-    "commit date" | "unknown"}``; a malformed epoch raises ValueError naming the variable."""
+    "commit date" | NO_DATE}``; a malformed epoch raises ValueError naming the variable."""
     env = os.environ if env is None else env
     epoch = env.get(SOURCE_DATE_EPOCH)
     if epoch:
@@ -183,7 +187,7 @@ def run_date(
             raise ValueError(msg) from err
         return {"date": when.isoformat(), "source": SOURCE_DATE_EPOCH}
     date = commit_date(commit, root)
-    return {"date": date, "source": "commit date" if date else "unknown"}
+    return {"date": date, "source": "commit date" if date else NO_DATE}
 
 
 def card_provenance(

@@ -120,20 +120,31 @@ def settings() -> tuple[ServeSettings, config.ServeConfig, Plan]:
     )
 
 
+SERVING_KEYS = ("features", "time_column", "study")
+"""The keys of ``feature_spec.json`` that decide what the online store must serve (the rest
+describes the study for pages and cards: words, the leakage guard's bound and findings)."""
+
+
+def same_features(a: Path, b: Path) -> bool:
+    """Whether the bundles in ``a`` and ``b`` read the same features (:data:`SERVING_KEYS` of
+    their ``feature_spec.json``), so one store serves both, whichever version wrote the spec."""
+    specs = [artifacts.read_json(Path(d) / "feature_spec.json") for d in (a, b)]
+    return all(specs[0].get(k) == specs[1].get(k) for k in SERVING_KEYS)
+
+
 def check_store(bundle_dir: Path) -> None:
     """The online store can serve the bundle in ``bundle_dir``: it was built for it, or for the
-    workspace bundle and both have the same feature definitions (``feature_spec.json``), as a
-    registered version retrained with other training params has. :class:`StoreError` naming
-    the file otherwise (any study: a table study's store holds only this record)."""
+    workspace bundle and both read the same features (:func:`same_features`), as a registered
+    version retrained with other training params has. :class:`StoreError` naming the file
+    otherwise (any study: a table study's store holds only this record)."""
     meta = store.read_meta(paths.online_store())
     digest = store.bundle_digest(bundle_dir)
     built_for = paths.bundle_dir()
-    spec = "feature_spec.json"
     if (
         meta.get("bundle_sha256") != digest
         and (built_for / "metadata.json").is_file()
         and store.bundle_digest(built_for) == meta.get("bundle_sha256")
-        and (built_for / spec).read_bytes() == (Path(bundle_dir) / spec).read_bytes()
+        and same_features(built_for, bundle_dir)
     ):
         return
     store.check_bundle(meta, digest, paths.online_store())
