@@ -106,3 +106,15 @@ def test_every_other_registry_error_still_fails_make_repros_step(elsewhere) -> N
     finally:
         metrics.write_bytes(saved)
     assert out.returncode == 2 and "evaluate.json" in out.stderr
+
+
+def test_a_resumed_search_writes_the_tune_outputs_of_a_cold_one(smoke_run, tmp_path) -> None:
+    """A workspace whose tuner cache already holds the search (the smoke run's, cold) re-runs
+    tune, resuming it: the page and every other tune output are the same bytes, so a lock
+    recorded in a long-lived workspace matches a fresh clone's."""
+    dest = tmp_path / "resumed"
+    shutil.copytree(smoke_run[0], dest, symlinks=True)
+    assert any((dest / ".cache" / "tuner").iterdir())
+    done = run_in(dest, "dvc", "repro", "--force", "--single-item", "tune")
+    assert "Running stage 'tune'" in done.stdout
+    assert lock_entries(dest)["tune"] == lock_entries(smoke_run[0])["tune"]

@@ -31,6 +31,7 @@ import math
 import os
 import socket
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,8 @@ ORACLE_IP_ENV = "KERASTUNER_ORACLE_IP"
 ORACLE_PORT_ENV = "KERASTUNER_ORACLE_PORT"
 CHIEF = "chief"
 """The chief's tuner id. keras-tuner treats *any* id containing "chief" as the chief."""
+GP_WARNINGS = r"sklearn\.gaussian_process"
+"""Modules whose warnings a search silences (:func:`search`)."""
 
 
 class CoreHyperModel(kt.HyperModel):
@@ -304,14 +307,22 @@ def search(
     """Run (or finish) the search over cached example datasets; no progress bars.
 
     On a distributed search's chief this serves the oracle and returns when every trial is done
-    and every worker was told to stop (the data is not used there)."""
-    tuner.search(
-        train,
-        validation_data=valid,
-        epochs=cfg.epochs,
-        verbose=0,
-        callbacks=callbacks or [],
-    )
+    and every worker was told to stop (the data is not used there).
+
+    scikit-learn's Gaussian process (the Bayesian oracle's model) warns when a fitted length
+    scale lands on its bound, as it routinely does with a handful of trials. Those warnings are
+    silenced here: a resumed search skips the oracle steps that printed them, so the tune page
+    would differ between a workspace with a tuner cache and a fresh clone; the trials table
+    already says which trials the model chose."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=GP_WARNINGS)
+        tuner.search(
+            train,
+            validation_data=valid,
+            epochs=cfg.epochs,
+            verbose=0,
+            callbacks=callbacks or [],
+        )
     if is_chief():
         # keras-tuner's oracle saves itself before it drops an ended trial from its ongoing
         # ones, and the chief never saves again: resumed as is, the last trial would run twice
