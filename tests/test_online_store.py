@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from tabstudy.config import FlightsFeatures, FlightsTarget, SplitConfig
-from tabstudy.serving.store import StoreError
+from tabstudy.serving.store import StoreError, read_meta
 from tabstudy.studies.flights import features, history, ingest, legs, online
 
 TARGET = FlightsTarget(delay_minutes=15, unresolved="drop")
@@ -109,6 +109,7 @@ def test_a_day_appended_equals_a_rebuild_and_old_events_are_refused(tables, tmp_
     inc, full = tmp_path / "inc.sqlite", tmp_path / "full.sqlite"
     online.materialize(known, TARGET, CFG, inc, "b")
     before = inc.stat().st_mtime_ns
+    marks_before = read_meta(inc)["watermarks"]
     # July 1's flights: some previous legs were in the air at midnight
     july1_only = july1["flights"].iloc[len(june["flights"]) :]
     ask_july1 = requests(july1_only[july1_only["tailnum"].notna()])
@@ -118,6 +119,12 @@ def test_a_day_appended_equals_a_rebuild_and_old_events_are_refused(tables, tmp_
     assert added["departures"] > 0 and inc.stat().st_mtime_ns != before
     assert added["legs"] == fresh_flights["tailnum"].notna().sum()
     online.materialize(july1, TARGET, CFG, full, "b")
+    # the appends moved every source's watermark to where a rebuild puts it
+    inc_meta, full_meta = read_meta(inc), read_meta(full)
+    assert set(inc_meta["watermarks"]) == {"outcomes", "weather", "legs"}
+    assert all(inc_meta["watermarks"][k] > marks_before[k] for k in marks_before)
+    assert inc_meta["watermarks"] == full_meta["watermarks"]
+    assert inc_meta["first_events"] == full_meta["first_events"]
     july2 = tables["flights"][(tables["flights"]["month"] == 7) & (tables["flights"]["day"] == 2)]
     for ask in (requests(july2.head(500)), ask_july1):
         a, b = online.FlightsOnline(inc).features(ask), online.FlightsOnline(full).features(ask)

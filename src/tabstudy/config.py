@@ -348,6 +348,19 @@ class ServeConfig(_Section):
         min_length=1, description="the registry stage (staging) or version the rollout serves"
     )
     canary_share: float = Field(ge=0.0, le=1.0)
+    staleness: Literal["flag", "refuse"] = Field(
+        description="a row whose prediction time the online store cannot serve: flag (answer, "
+        "naming the stale sources) or refuse (422)"
+    )
+    max_staleness_hours: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        description="per event source of the online store: how many hours past its newest event "
+        "a prediction time may lie"
+    )
+    log_max_bytes: int = Field(ge=4096, description="the request log rotates past this size")
+    log_keep: int = Field(ge=0, description="rotated request-log files kept")
+    log_queue: int = Field(
+        ge=1, description="requests waiting for the log's writer; beyond, 503 with Retry-After"
+    )
 
 
 SECTION_MODELS: dict[str, Any] = {

@@ -1,17 +1,16 @@
 """Monitoring of served traffic: the monitor stage's report over the service's request log.
 
 ``python -m tabstudy.pipeline.monitor --requests LOG [--labels FILE] [--out DIR]`` (``make
-monitor-requests``) reads the JSON-lines request log (default ``data/serving/requests.jsonl``):
-each line holds the rows' online features, probabilities, request fields and request keys. The
-rows are put in the monitor's windows by the request's own time field (the scheduled departure
-for the flights; the time the request arrived for a study without one), compared with the
-training window (``data/processed``) and the deployment reference the monitor stage wrote
-(``reports/monitoring/reference.json``, for the same model version), and written as the same
-report (alerts.json, findings, tables, figures) to ``reports/monitoring/requests/``. Outcomes,
-once they exist, come from ``--labels`` (a CSV or Parquet with the request key fields and the
-label); windows whose rows all have one get their realised performance. Errors print one line
-and exit 2.
-"""
+monitor-requests``) reads the JSON-lines request log (default ``data/serving/requests.jsonl``, with
+its rotated files ``.1`` ... ``.<serve.log_keep>``, oldest first): each line holds the rows' online
+features, probabilities, request fields and request keys. The rows are put in the monitor's windows
+by the request's own time field (the scheduled departure for the flights; the time the request
+arrived for a study without one), compared with the training window (``data/processed``) and the
+deployment reference the monitor stage wrote (``reports/monitoring/reference.json``, for the same
+model version), and written as the same report (alerts.json, findings, tables, figures) to
+``reports/monitoring/requests/``. Outcomes, once they exist, come from ``--labels`` (a CSV or
+Parquet with the request key fields and the label); windows whose rows all have one get their
+realised performance. Errors print one line and exit 2."""
 
 from __future__ import annotations
 

@@ -1,17 +1,17 @@
 """The canary/shadow comparison report from the service's request log (``make rollout-report``).
 
 ``python -m tabstudy.pipeline.rollout [--requests LOG] [--labels FILE]`` reads the JSON-lines
-request log (default ``data/serving/requests.jsonl``), keeps the rows served in a rollout, and
-writes ``reports/rollout/comparison.{json,md,html}``: the share each variant answered, decision
-agreement, score shift, and once outcomes exist (``--labels``: a CSV or Parquet with the request
-key fields, e.g. carrier, flight, origin, sched_dep for the flights, and the label column) each
-variant's ROC AUC with a bootstrap 95% interval. Errors print one line and exit 2.
+request log (default ``data/serving/requests.jsonl``, with its rotated files ``.1`` ...
+``.<serve.log_keep>``, oldest first), keeps the rows served in a rollout, and writes
+``reports/rollout/comparison.{json,md,html}``: the share each variant answered, decision agreement,
+score shift, and once outcomes exist (``--labels``: a CSV or Parquet with the request key fields,
+e.g. carrier, flight, origin, sched_dep for the flights, and the label column) each variant's ROC
+AUC with a bootstrap 95% interval. Errors print one line and exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,23 +20,15 @@ import pandas as pd
 
 from tabstudy import artifacts, evaluation, monitoring, paths
 from tabstudy.data.readers import read_table_file
-from tabstudy.serving import rollout
+from tabstudy.serving import requestlog, rollout
 from tabstudy.serving.requestlog import FILE_NAME
 from tabstudy.spec import LABEL
 
 
 def read_log(path: Path) -> list[dict[str, Any]]:
-    """The log's lines as dicts; :class:`ValueError` naming the file and line of a bad one."""
-    if not path.is_file():
-        raise ValueError(f"{paths.rel(path)}: no request log here; serve some requests first")
-    records = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{paths.rel(path)} line {number}: not JSON ({err})") from None
-    return records
+    """The log's lines as dicts, its rotated files first (:func:`.requestlog.read`);
+    :class:`ValueError` naming the file and line of a bad one."""
+    return requestlog.read(path)
 
 
 def read_labels(path: Path, key_fields: list[str], label: str = LABEL) -> pd.Series:

@@ -5,7 +5,8 @@
 registered; a challenger beside it in shadow or canary), checks each bundle (every file's
 SHA-256) and that the online store can serve it, then runs uvicorn (one worker; graceful
 shutdown on SIGTERM flushes the request log). A check that fails prints one line naming the file
-and exits 2 before anything listens. ``TABSTUDY_API_TOKEN`` set: every endpoint but ``/livez``
+and exits 2 before anything listens (so does an event source of the store without a
+``serve.max_staleness_hours`` limit). ``TABSTUDY_API_TOKEN`` set: every endpoint but ``/livez``
 needs ``Authorization: Bearer <token>``.
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 from tabstudy import artifacts, config, paths, registry, studies
 from tabstudy.models.bundle import Bundle, BundleError, load_bundle
 from tabstudy.pipeline import registry as cli
-from tabstudy.serving import store
+from tabstudy.serving import freshness, store
 from tabstudy.serving.app import ServeSettings, create_app
 from tabstudy.serving.features import OnlineFeatures
 from tabstudy.serving.rollout import ModelChoice, Plan
@@ -114,6 +115,11 @@ def settings() -> tuple[ServeSettings, config.ServeConfig, Plan]:
             max_batch_rows=serve.max_batch_rows,
             token=os.environ.get(TOKEN_ENV) or None,
             check=lambda b: check_store(b.path),
+            staleness=serve.staleness,
+            max_staleness_hours=serve.max_staleness_hours,
+            log_max_bytes=serve.log_max_bytes,
+            log_keep=serve.log_keep,
+            log_queue=serve.log_queue,
         ),
         serve,
         first,
@@ -167,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         for choice in (first.champion, first.challenger):
             if choice is not None:
                 check_store(choice.bundle_dir)
+        freshness.sources(store.read_meta(paths.online_store()), serve.max_staleness_hours)
     except (BundleError, StoreError, registry.RegistryError) as err:
         print(f"cannot serve: {err}", file=sys.stderr)
         return 2

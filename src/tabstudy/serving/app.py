@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -34,12 +36,14 @@ from prometheus_client import (
     generate_latest,
 )
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from tabstudy import artifacts
 from tabstudy.models.bundle import Bundle, load_bundle
-from tabstudy.serving import rollout, schemas
+from tabstudy.serving import freshness, rollout, schemas
 from tabstudy.serving.features import OnlineFeatures, RowError
-from tabstudy.serving.requestlog import RequestLog
+from tabstudy.serving.histogram import ArrayHistogram
+from tabstudy.serving.requestlog import LogFull, RequestLog
 from tabstudy.serving.rollout import CHALLENGER, CHAMPION, ModelChoice, Plan
 from tabstudy.serving.runtime import Runtime, load_runtime
 from tabstudy.serving.store import bundle_digest
@@ -55,6 +59,24 @@ PATHS = (
     "/v1/admin/reload",
 )
 OPEN_PATHS = ("/livez",)
+RETRY_AFTER_S = 1
+
+
+def problem(description: str) -> dict[str, Any]:
+    """An OpenAPI response whose body is ``{"detail": "..."}``."""
+    return {"description": description, "model": schemas.Problem}
+
+
+AUTH = {401: problem("missing or wrong bearer token (when the service has one)")}
+"""The response every path but ``/livez`` may give."""
+SCORING = {
+    **AUTH,
+    413: problem("request body over serve.max_body_bytes"),
+    503: {**problem("the request log is behind; retry after the Retry-After seconds"),
+          "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}}},
+}  # fmt: skip
+"""The responses of the scoring paths besides 200 and 422 (FastAPI documents 422: the schema's,
+a malformed or unparseable body, a row the service cannot serve, a refused stale row)."""
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 
@@ -63,7 +85,9 @@ class ServeSettings:
     """How to serve: what to load (``plan``, called at start-up and on every reload, so a
     promotion or rollback in the registry takes effect without a restart), the study's online
     features (built from the verified champion bundle; ``check`` refuses a bundle the store
-    cannot serve), the runtime, the request log, limits and the optional bearer token."""
+    cannot serve), the runtime, the request log (rotation and queue), limits, what to do with
+    stale features (``staleness``: flag or refuse; ``max_staleness_hours`` per source) and the
+    optional bearer token."""
 
     plan: Callable[[], Plan]
     request_model: type[BaseModel]
@@ -75,6 +99,11 @@ class ServeSettings:
     token: str | None = None
     extra_metadata: Mapping[str, Any] = field(default_factory=dict)
     check: Callable[[Bundle], None] = lambda bundle: None
+    staleness: str = "flag"
+    max_staleness_hours: Mapping[str, float] = field(default_factory=dict)
+    log_max_bytes: int = 64 * 2**20
+    log_keep: int = 5
+    log_queue: int = 10_000
 
 
 class Metrics:
@@ -90,9 +119,9 @@ class Metrics:
             "tabstudy_request_seconds", "response time by path", ["path"],
             buckets=LATENCY_BUCKETS, registry=self.registry,
         )  # fmt: skip
-        self.scores = Histogram(
+        self.scores = ArrayHistogram(
             "tabstudy_prediction_score", "predicted probabilities",
-            buckets=tuple(i / 20 for i in range(1, 21)), registry=self.registry,
+            buckets=[i / 20 for i in range(1, 21)], registry=self.registry,
         )  # fmt: skip
         self.unseen = Counter(
             "tabstudy_unseen_category", "served values not seen in training, by feature",
@@ -102,13 +131,21 @@ class Metrics:
             "tabstudy_rows_answered", "rows answered, by variant and model version",
             ["variant", "version"], registry=self.registry,
         )  # fmt: skip
-        self.variant_scores = Histogram(
+        self.variant_scores = ArrayHistogram(
             "tabstudy_variant_score", "probabilities each variant gave (shadow and canary)",
-            ["variant"], buckets=tuple(i / 10 for i in range(1, 11)), registry=self.registry,
+            buckets=[i / 10 for i in range(1, 11)], registry=self.registry, label="variant",
         )  # fmt: skip
         self.agreement = Counter(
             "tabstudy_rollout_rows", "rows scored by both variants, by whether their decisions "
             "agree", ["agree"], registry=self.registry,
+        )  # fmt: skip
+        self.stale = Counter(
+            "tabstudy_stale_features", "rows served past an online-store source's watermark "
+            "(or before its first event), by source", ["source"], registry=self.registry,
+        )  # fmt: skip
+        self.log_full = Counter(
+            "tabstudy_request_log_full", "requests answered 503 because the request log's "
+            "queue was full", registry=self.registry,
         )  # fmt: skip
         self.reloads = Counter(
             "tabstudy_reloads", "reloads of the models, by outcome", ["outcome"],
@@ -157,10 +194,15 @@ class State:
         self.online = settings.online(self.bundle)  # StoreError names the store file
         self.version, self.threshold = self.champion.version, self.champion.threshold
         reference = self.bundle.reference.get("categorical", {})
-        self.vocab = {name: set(values) for name, values in reference.items()}
+        self.vocab = {name: pd.Index(sorted(set(values)), dtype=object)
+                      for name, values in reference.items()}  # fmt: skip
         model = settings.request_model
         self.key_fields = tuple(getattr(model, "request_key", ()) or model.model_fields)
-        self.log = log or RequestLog(settings.log_dir)
+        self.sources = freshness.sources(self.online.event_sources(),
+                                         settings.max_staleness_hours)  # fmt: skip
+        self.refuse_stale = settings.staleness == "refuse"
+        self.log = log or RequestLog(settings.log_dir, settings.log_max_bytes,
+                                     settings.log_keep, settings.log_queue)  # fmt: skip
         self.ready = False
 
     def variants(self) -> list[Variant]:
@@ -185,12 +227,14 @@ class State:
 
 @dataclass(frozen=True)
 class Scored:
-    """A request's answers: probabilities, decisions, and which variant answered each row."""
+    """A request's answers: probabilities, decisions, which variant answered each row, and each
+    row's stale sources (:mod:`.freshness`)."""
 
     request_id: str
     probabilities: np.ndarray
     decisions: np.ndarray
     variants: list[str] | None
+    stale: list[list[str]]
 
 
 def _column(values: np.ndarray) -> list[Any]:
@@ -203,17 +247,23 @@ def _column(values: np.ndarray) -> list[Any]:
 def _score(
     state: State, metrics: Metrics, columns: Mapping[str, list[Any]], endpoint: str
 ) -> Scored:
-    """Features, probabilities (both variants in a rollout), metrics and the request log of
-    the rows in ``columns``."""
+    """Features, probabilities (both variants in a rollout), freshness, the request log and
+    metrics of the rows in ``columns``. The line is queued before any metric counts the rows:
+    when the log is full (:class:`LogFull`, answered 503) nothing was served or counted."""
     start = time.perf_counter()
     request_id = uuid.uuid4().hex
+    times = state.online.prediction_times(columns)
+    stale = freshness.check(state.sources, times)
+    if stale and state.refuse_stale:
+        assert times is not None
+        row, why = freshness.first_refusal(state.sources, stale, times)
+        raise RowError(state.online.time_field(columns, row), row, why)
     feats = state.online.features(columns)
     champ = state.champion
     p_champ = champ.runtime.predict(feats)
     record: dict[str, Any] = {}
     if state.challenger is None:
         probs, decisions, variants = p_champ, p_champ >= champ.threshold, None
-        metrics.answered.labels(CHAMPION, champ.version).inc(len(probs))
     else:
         chal = state.challenger
         p_chal = chal.runtime.predict(feats)
@@ -222,33 +272,64 @@ def _score(
         probs = np.where(use, p_chal, p_champ)
         decisions = np.where(use, p_chal >= chal.threshold, p_champ >= champ.threshold)
         variants = [CHALLENGER if u else CHAMPION for u in use.tolist()]
-        record = _rollout_record(state, metrics, keys, variants, p_champ, p_chal)
+        record = _rollout_record(state, keys, variants, p_champ, p_chal)
+    stale_rows = freshness.per_row(stale, len(probs))
     latency_ms = (time.perf_counter() - start) * 1000
+    state.log.write(
+        [
+            {
+                "request_id": request_id,
+                "time": time.time(),
+                "endpoint": endpoint,
+                "model_version": champ.version,
+                "registry_version": champ.registry_version,
+                "rows": len(probs),
+                "latency_ms": latency_ms,
+                "probability": probs.tolist(),
+                **record,
+                "stale": stale_rows,
+                "features": {n: _column(v) for n, v in feats.items()},
+                "request": {n: list(v) for n, v in columns.items()},
+                "keys": record.get("keys") or rollout.request_keys(columns, state.key_fields),
+                "key_fields": list(state.key_fields),
+            }
+        ]
+    )  # fmt: skip  (LogFull: nothing below runs)
+    if state.challenger is None:
+        metrics.answered.labels(CHAMPION, champ.version).inc(len(probs))
+    else:
+        _rollout_metrics(state, metrics, variants or [], p_champ, p_chal)
+    for name, mask in stale.items():
+        metrics.stale.labels(name).inc(int(mask.sum()))
     for name, vocab in state.vocab.items():
         values = feats[name]
-        unseen = sum(1 for v in values if v not in vocab and v != MISSING_CATEGORY)
+        unseen = int(((vocab.get_indexer(values) < 0) & (values != MISSING_CATEGORY)).sum())
         if unseen:
             metrics.unseen.labels(name).inc(unseen)
-    for p in probs:
-        metrics.scores.observe(float(p))
-    state.log.write([{
-        "request_id": request_id, "time": time.time(), "endpoint": endpoint,
-        "model_version": champ.version, "registry_version": champ.registry_version,
-        "rows": len(probs), "latency_ms": latency_ms, "probability": probs.tolist(), **record,
-        "features": {n: _column(v) for n, v in feats.items()},
-        "request": {n: list(v) for n, v in columns.items()},
-        "keys": record.get("keys") or rollout.request_keys(columns, state.key_fields),
-        "key_fields": list(state.key_fields),
-    }])  # fmt: skip
-    return Scored(request_id, probs, decisions, variants)
+    metrics.scores.observe(probs)
+    return Scored(request_id, probs, decisions, variants, stale_rows)
 
 
 def _rollout_record(
-    state: State, metrics: Metrics, keys: list[str], variants: list[str],
-    p_champ: np.ndarray, p_chal: np.ndarray,
-) -> dict[str, Any]:  # fmt: skip
-    """Per-variant metrics of a rollout request, and what its log line adds: the mode, both
-    variants' versions, thresholds and probabilities, who answered each row, the keys."""
+    state: State, keys: list[str], variants: list[str], p_champ: np.ndarray, p_chal: np.ndarray
+) -> dict[str, Any]:
+    """What a rollout request's log line adds: the mode, both variants' versions, thresholds
+    and probabilities, who answered each row, the keys."""
+    return {
+        "rollout": state.mode,
+        "variants": {v.name: v.describe() for v in state.variants()},
+        "served": variants,
+        "champion_probability": p_champ.tolist(),
+        "challenger_probability": p_chal.tolist(),
+        "keys": keys,
+        "key_fields": list(state.key_fields),
+    }
+
+
+def _rollout_metrics(
+    state: State, metrics: Metrics, variants: list[str], p_champ: np.ndarray, p_chal: np.ndarray
+) -> None:
+    """Per-variant metrics of a rollout request: rows answered, scores, decision agreement."""
     champ, chal = state.champion, state.challenger
     assert chal is not None
     n_chal = variants.count(CHALLENGER)
@@ -259,19 +340,8 @@ def _rollout_record(
     agree = (p_champ >= champ.threshold) == (p_chal >= chal.threshold)
     metrics.agreement.labels("yes").inc(int(agree.sum()))
     metrics.agreement.labels("no").inc(int((~agree).sum()))
-    for name, p in ((CHAMPION, p_champ), (CHALLENGER, p_chal)):
-        hist = metrics.variant_scores.labels(name)
-        for value in p:
-            hist.observe(float(value))
-    return {
-        "rollout": state.mode,
-        "variants": {v.name: v.describe() for v in state.variants()},
-        "served": variants,
-        "champion_probability": p_champ.tolist(),
-        "challenger_probability": p_chal.tolist(),
-        "keys": keys,
-        "key_fields": list(state.key_fields),
-    }
+    metrics.variant_scores.observe(p_champ, CHAMPION)
+    metrics.variant_scores.observe(p_chal, CHALLENGER)
 
 
 class Guard:
@@ -387,14 +457,15 @@ def create_app(settings: ServeSettings) -> FastAPI:
     def livez() -> dict[str, str]:
         return {"status": "alive"}
 
-    @app.get("/readyz", summary="The bundle is loaded and verified", responses={503: {}})
+    @app.get("/readyz", summary="The bundle is loaded and verified",
+             responses={**AUTH, 503: {"description": "still loading"}})  # fmt: skip
     def readyz() -> Any:
         s = holder.get("state")
         if s is None or not s.ready:
             return JSONResponse({"status": "loading"}, status_code=503)
         return {"status": "ready", "model_version": s.version}
 
-    @app.get("/v1/metadata", summary="Which model answers, and how")
+    @app.get("/v1/metadata", summary="Which model answers, and how", responses=AUTH)
     def metadata() -> dict[str, Any]:
         s = state()
         meta = s.bundle.metadata
@@ -417,7 +488,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
         }
 
     @app.post("/v1/admin/reload", summary="Load the models the registry names now",
-              responses={409: {}, 401: {}})  # fmt: skip
+              responses={**AUTH, 409: problem("the reload failed; the previous models still "
+                                              "answer")})  # fmt: skip
     def reload() -> Any:
         """Build the new state beside the old one (requests keep being answered by the old),
         then swap; a failure leaves the old state serving and answers 409 with the reason."""
@@ -439,14 +511,14 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 "rollout": _rollout_metadata(new)}  # fmt: skip
 
     @app.post("/v1/predict", response_model=schemas.Prediction, summary="Score one row",
-              responses={413: {}, 401: {}})  # fmt: skip
+              responses=SCORING)  # fmt: skip
     def predict(row: row_model) -> Any:  # type: ignore[valid-type]
         s = state()
         columns = {k: [v] for k, v in dict(row).items()}
         out = _score(s, metrics, columns, "predict")
         variant = out.variants[0] if out.variants else CHAMPION
         answered = s.challenger if variant == CHALLENGER and s.challenger else s.champion
-        return schemas.Prediction(request_id=out.request_id,
+        return schemas.Prediction(request_id=out.request_id, stale=out.stale[0],
                                   probability=float(out.probabilities[0]),
                                   decision=bool(out.decisions[0]), threshold=answered.threshold,
                                   model_version=answered.version, variant=variant,
@@ -454,7 +526,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @app.post("/v1/predict/batch", response_model=schemas.BatchPrediction,
               summary=f"Score up to {settings.max_batch_rows:,} rows given as columns",
-              responses={413: {}, 401: {}})  # fmt: skip
+              description="Every column holds the same number of rows (422 otherwise: a rule "
+              "the schema cannot express).", responses=SCORING)  # fmt: skip
     def predict_batch(batch: batch_model) -> Any:  # type: ignore[valid-type]
         s = state()
         out = _score(s, metrics, batch.columns(), "batch")
@@ -462,9 +535,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
                                        probabilities=out.probabilities.tolist(),
                                        decisions=out.decisions.tolist(),
                                        threshold=s.threshold, model_version=s.version,
-                                       variants=out.variants)  # fmt: skip
+                                       variants=out.variants, stale=out.stale)  # fmt: skip
 
-    @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+    @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse,
+             responses=AUTH)  # fmt: skip
     def prometheus() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -472,6 +546,22 @@ def create_app(settings: ServeSettings) -> FastAPI:
     async def row_error(request: Request, err: RowError) -> JSONResponse:
         where = ["body", err.field] + ([err.row] if request.url.path.endswith("batch") else [])
         return JSONResponse({"detail": [{"loc": where, "msg": str(err), "type": "value_error"}]},
+                            status_code=422)  # fmt: skip
+
+    @app.exception_handler(LogFull)
+    async def log_full(request: Request, err: LogFull) -> JSONResponse:
+        metrics.log_full.inc()
+        return JSONResponse({"detail": f"{err}; retry in {RETRY_AFTER_S} s"}, status_code=503,
+                            headers={"Retry-After": str(RETRY_AFTER_S)})  # fmt: skip
+
+    @app.exception_handler(HTTPException)
+    async def unparseable(request: Request, err: HTTPException) -> Response:
+        """FastAPI answers 400 to a body it cannot decode (e.g. not UTF-8); like any other
+        malformed body, that is a 422 naming the body."""
+        if err.status_code != 400:
+            return await http_exception_handler(request, err)
+        return JSONResponse({"detail": [{"loc": ["body"], "type": "body_unparseable",
+                                         "msg": f"the body cannot be read: {err.detail}"}]},
                             status_code=422)  # fmt: skip
 
     return app

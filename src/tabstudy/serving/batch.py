@@ -283,7 +283,9 @@ def validate_chunk(
     """
     fields = [n for n in chunk.column_names if n in batch_model.model_fields]
     try:
-        valid = batch_model.model_validate({n: chunk.column(n).to_pylist() for n in fields})
+        valid = batch_model.model_validate(
+            {n: chunk.column(n).to_pylist() for n in fields}, context={schemas.FROM_TEXT: True}
+        )
     except ValidationError as err:
         errors = err.errors(include_url=False)
         loc = errors[0]["loc"]

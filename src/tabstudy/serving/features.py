@@ -36,3 +36,16 @@ class OnlineFeatures(Protocol):
     def describe(self) -> dict[str, Any]:
         """What ``/v1/metadata`` says about the store (file, watermarks), or ``{}``."""
         ...
+
+    def event_sources(self) -> Mapping[str, Any]:
+        """The store's event sources for :mod:`.freshness`: ``watermarks`` and ``first_events``
+        (UTC epoch seconds by source name), or ``{}`` when the features need no store."""
+        ...
+
+    def prediction_times(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray | None:
+        """Each row's prediction time (UTC epoch seconds), or None without event sources."""
+        ...
+
+    def time_field(self, columns: Mapping[str, Sequence[Any]], row: int) -> str:
+        """The request field that set ``row``'s prediction time (named in a refusal)."""
+        ...

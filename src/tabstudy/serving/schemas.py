@@ -4,11 +4,52 @@ its feature spec, so no request field is written twice."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, time
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    create_model,
+    model_validator,
+)
 
 from tabstudy.spec import FeatureSet
+
+FROM_TEXT = "from_text"
+"""Validation context key: the values come from a file with text columns (a CSV), where a number
+written as text is how numbers are written (the batch scorer sets it; the JSON API does not)."""
+
+
+def _refuse(kinds: tuple[type, ...], expected: str) -> Callable[[Any, ValidationInfo], Any]:
+    """A before-validator that refuses values of ``kinds`` (JSON's other types), where pydantic's
+    lax mode would coerce them: ``"3"`` into a number, ``0`` into 1970-01-01. Text is let
+    through to pydantic's own parsing when the context says the values come from text
+    (:data:`FROM_TEXT`)."""
+
+    def check(value: Any, info: ValidationInfo) -> Any:
+        from_text = isinstance(value, str) and bool((info.context or {}).get(FROM_TEXT))
+        if isinstance(value, kinds) and not from_text:
+            raise ValueError(f"must be {expected}, not {type(value).__name__} {value!r}")
+        return value
+
+    return check
+
+
+Number = Annotated[float, BeforeValidator(_refuse((str, bool), "a JSON number"))]
+"""A number as JSON writes it (text such as ``"1.5"`` is refused, not coerced)."""
+Integer = Annotated[int, BeforeValidator(_refuse((str, bool), "a JSON integer"))]
+"""An integer as JSON writes it (``3`` or ``3.0``; text and booleans are refused)."""
+DateTime = Annotated[
+    datetime, BeforeValidator(_refuse((int, float), "a date-time string, e.g. 2013-12-23T18:04:00"))
+]
+"""A date-time given as text (ISO 8601); a number is refused, never read as seconds since 1970."""
+TimeOfDay = Annotated[time, BeforeValidator(_refuse((int, float), "a time of day, e.g. 21:13"))]
+"""A time of day given as text (HH:MM[:SS]); a number is refused."""
 
 
 class _Columns(BaseModel):
@@ -58,12 +99,25 @@ def table_row_model(spec: FeatureSet, example: dict[str, Any]) -> type[BaseModel
     a number, each optional (missing values are served as in training)."""
     fields: dict[str, Any] = {}
     for f in spec.features:
-        kind = str | None if f.kind == "categorical" else float | None
+        kind = str | None if f.kind == "categorical" else Number | None
         fields[f.name] = (kind, Field(default=None, description=f.description))
     model = create_model("TableRow", __config__=ConfigDict(extra="forbid"), **fields)
     model.model_config["json_schema_extra"] = {"examples": [example]}
     model.model_rebuild(force=True)
     return model
+
+
+class Problem(BaseModel):
+    """An error the service answers in words."""
+
+    detail: str
+
+
+STALE = (
+    "event sources of the online store with no data for this row's prediction time (past their "
+    "watermark by more than serve.max_staleness_hours, or before their first event): its "
+    "features from them are missing or stale"
+)
 
 
 class Prediction(BaseModel):
@@ -78,6 +132,7 @@ class Prediction(BaseModel):
     registry_version: str | None = Field(
         default=None, description="the answering bundle's registry version (None: unregistered)"
     )
+    stale: list[str] = Field(default_factory=list, description=STALE)
 
 
 class BatchPrediction(BaseModel):
@@ -93,3 +148,4 @@ class BatchPrediction(BaseModel):
     variants: list[str] | None = Field(
         default=None, description="who answered each row (in a rollout): champion or challenger"
     )
+    stale: list[list[str]] = Field(default_factory=list, description=f"per row: {STALE}")

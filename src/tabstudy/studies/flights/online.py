@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tabstudy.config import FlightsFeatures, FlightsTarget
 from tabstudy.serving import store
 from tabstudy.serving.features import RowError
+from tabstudy.serving.schemas import DateTime, Integer, TimeOfDay
 from tabstudy.spec import MISSING_CATEGORY
 from tabstudy.studies.flights import features, history, legs
 
@@ -74,15 +75,15 @@ class FlightRequest(BaseModel):
     """What identifies a flight: a canary rollout sends every request for it to one model."""
 
     carrier: str = Field(pattern=r"^[A-Z0-9]{2}$", description="airline code, e.g. UA")
-    flight: int = Field(ge=1, le=9999, description="flight number")
+    flight: Integer = Field(ge=1, le=9999, description="flight number")
     tailnum: str | None = Field(
         default=None, pattern=r"^[A-Z0-9]{1,10}$", description="tail number (plane), if known"
     )
     origin: str = Field(pattern=r"^[A-Z]{3}$", description="origin airport (IATA), e.g. JFK")
     dest: str = Field(pattern=r"^[A-Z]{3}$", description="destination airport (IATA)")
-    sched_dep: datetime = Field(description="scheduled departure, local time at the origin")
-    sched_arr: time = Field(description="scheduled arrival, local time (HH:MM)")
-    as_of: datetime | None = Field(
+    sched_dep: DateTime = Field(description="scheduled departure, local time at the origin")
+    sched_arr: TimeOfDay = Field(description="scheduled arrival, local time (HH:MM)")
+    as_of: DateTime | None = Field(
         default=None,
         description="predict as of this time (default: scheduled departure minus the horizon); "
         "naive times are New York local; must not be after the scheduled departure",
@@ -211,14 +212,40 @@ class FlightsOnline:
         self.groups = _events(read("outcomes"))
         self.legs = legs.LegIndex.build(read("legs"))
         self.holidays = features.federal_holidays(*HOLIDAY_RANGE)
+        self._last: tuple[Mapping[str, Sequence[Any]], dict[str, Any]] | None = None
 
     def describe(self) -> dict[str, Any]:
-        """The store file and its watermarks (for ``/v1/metadata``)."""
-        marks = {
-            k: pd.Timestamp(v, unit="s", tz="UTC").isoformat()
-            for k, v in self.meta["watermarks"].items()
+        """The store file, its watermarks and first events (for ``/v1/metadata``)."""
+        iso = lambda marks: {  # noqa: E731
+            k: pd.Timestamp(v, unit="s", tz="UTC").isoformat() for k, v in marks.items()
         }
-        return {"store": self.path.name, "watermarks": marks}
+        return {"store": self.path.name, "watermarks": iso(self.meta["watermarks"]),
+                "first_events": iso(self.meta.get("first_events") or {})}  # fmt: skip
+
+    def event_sources(self) -> dict[str, Any]:
+        """The store's event sources: ``watermarks`` and ``first_events`` (epoch seconds)."""
+        return {k: self.meta.get(k) or {} for k in ("watermarks", "first_events")}
+
+    def prediction_times(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
+        """Each row's prediction time (UTC epoch seconds): ``as_of``, else the scheduled
+        departure minus the horizon."""
+        return self._schedule(columns)["prediction"]
+
+    def time_field(self, columns: Mapping[str, Sequence[Any]], row: int) -> str:
+        """The request field that set ``row``'s prediction time."""
+        as_of = columns.get("as_of")
+        return "as_of" if as_of is not None and as_of[row] is not None else "sched_dep"
+
+    def _schedule(self, columns: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+        """:func:`schedule_rows` of ``columns``, computed once per request: the service asks
+        for the prediction times, then the features, of the same columns object (held here, so
+        its identity cannot be reused while it is compared)."""
+        last = self._last
+        if last is not None and last[0] is columns:
+            return last[1]
+        rows = schedule_rows(columns, float(self.meta["horizon_hours"]))
+        self._last = (columns, rows)
+        return rows
 
     def _route_distance(self, origin: np.ndarray, dest: np.ndarray, days: np.ndarray) -> np.ndarray:
         """Each row's route distance in force on its day (one vectorised lookup per route)."""
@@ -241,8 +268,7 @@ class FlightsOnline:
     def features(self, columns: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
         """The raw features of flights described as in :class:`FlightRequest` (columns of
         validated values), as of each one's prediction time."""
-        horizon = float(self.meta["horizon_hours"])
-        rows = schedule_rows(columns, horizon)
+        rows = self._schedule(columns)
         n = len(rows["days"])
         origin = np.asarray(columns["origin"], dtype=object)
         dest = np.asarray(columns["dest"], dtype=object)
@@ -356,7 +382,8 @@ def materialize(
         "delay_minutes": target.delay_minutes,
         "unresolved": target.unresolved,
         "bundle_sha256": bundle_sha256,
-        "watermarks": _watermarks(parts["outcomes"][0], parts["weather"][0]),
+        "watermarks": _watermarks(parts["outcomes"][0], parts["weather"][0], parts["legs"][0]),
+        "first_events": _first_events(parts["outcomes"][0], parts["weather"][0], parts["legs"][0]),
     }
 
     def fill(con: Any) -> None:
@@ -368,8 +395,33 @@ def materialize(
     return {name: len(frame) for name, (frame, _) in parts.items()}
 
 
-def _watermarks(outcomes: pd.DataFrame, weather: pd.DataFrame) -> dict[str, int]:
-    return {"outcomes": int(outcomes["known_at"].max()), "weather": int(weather["wx_time"].max())}
+def _watermarks(
+    outcomes: pd.DataFrame, weather: pd.DataFrame, leg_rows: pd.DataFrame
+) -> dict[str, int]:
+    """Each event source's newest event (UTC epoch seconds): when the last outcome became known,
+    the last weather observation, the last leg departure or arrival known."""
+    return {
+        "outcomes": int(outcomes["known_at"].max()),
+        "weather": int(weather["wx_time"].max()),
+        "legs": int(np.nanmax(_leg_times(leg_rows))),
+    }
+
+
+def _first_events(
+    outcomes: pd.DataFrame, weather: pd.DataFrame, leg_rows: pd.DataFrame
+) -> dict[str, int]:
+    """Each event source's first event (UTC epoch seconds): before it the store knows nothing."""
+    return {
+        "outcomes": int(outcomes["known_at"].min()),
+        "weather": int(weather["wx_time"].min()),
+        "legs": int(np.nanmin(_leg_times(leg_rows))),
+    }
+
+
+def _leg_times(leg_rows: pd.DataFrame) -> np.ndarray:
+    """When each leg's departure, and its arrival, became known (NaN: not yet)."""
+    return np.concatenate([leg_rows["dep_at"].to_numpy("float64"),
+                           leg_rows["arr_known_at"].to_numpy("float64")])  # fmt: skip
 
 
 def append_events(
@@ -385,7 +437,7 @@ def append_events(
     events older than the store's newest are refused unless ``backfill``. Returns the rows
     added (or, for legs, written) per table."""
     meta = store.read_meta(path)
-    marks = dict(meta["watermarks"])
+    marks, firsts = dict(meta["watermarks"]), dict(meta.get("first_events") or {})
     target = FlightsTarget(delay_minutes=meta["delay_minutes"], unresolved=meta["unresolved"])
     margin = float(meta["outcome_margin_minutes"])
     added = {"outcomes": 0, "weather": 0, "departures": 0, "routes": 0, "legs": 0}
@@ -398,24 +450,34 @@ def append_events(
         store.check_watermark("weather", new_wx["wx_time"], marks.get("weather"), backfill)
     with store.writing(path) as con:
         if new_out is not None and flights is not None:
-            added.update(_append_flights(con, flights, new_out, margin))
-            if len(new_out):
-                marks["outcomes"] = max(marks["outcomes"], int(new_out["known_at"].max()))
+            fresh_legs = _legs(flights, margin)
+            added.update(_append_flights(con, flights, new_out, fresh_legs))
+            _move(marks, firsts, "outcomes", new_out["known_at"].to_numpy("float64"))
+            _move(marks, firsts, "legs", _leg_times(fresh_legs))
         if new_wx is not None:
             store.append_rows(con, "weather", new_wx)
             added["weather"] = len(new_wx)
-            marks["weather"] = max(marks["weather"], int(new_wx["wx_time"].max()))
-        store.write_meta(con, {"watermarks": marks})
+            _move(marks, firsts, "weather", new_wx["wx_time"].to_numpy("float64"))
+        store.write_meta(con, {"watermarks": marks, "first_events": firsts})
     return added
 
 
+def _move(marks: dict[str, int], firsts: dict[str, int], source: str, times: np.ndarray) -> None:
+    """Move ``source``'s watermark (and its first event, on a backfill) to cover ``times``."""
+    known = times[~np.isnan(times)]
+    if not len(known):
+        return
+    newest, oldest = int(known.max()), int(known.min())
+    marks[source] = max(marks.get(source, newest), newest)
+    firsts[source] = min(firsts.get(source, oldest), oldest)
+
+
 def _append_flights(
-    con: Any, flights: pd.DataFrame, outcomes: pd.DataFrame, margin: float
+    con: Any, flights: pd.DataFrame, outcomes: pd.DataFrame, fresh_legs: pd.DataFrame
 ) -> dict[str, int]:
     """Write fresh flights: their outcome events, new schedule days and route distances, and
     their legs (``INSERT OR REPLACE`` by :data:`.legs.KEY`: the newer values win)."""
     store.append_rows(con, "outcomes", outcomes)
-    fresh_legs = _legs(flights, margin)
     store.append_rows(con, "legs", fresh_legs)
     return {
         "outcomes": len(outcomes),

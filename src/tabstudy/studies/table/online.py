@@ -63,6 +63,18 @@ class TableOnline:
         """No store: a table study has no entities."""
         return {}
 
+    def event_sources(self) -> dict[str, Any]:
+        """No event sources: nothing can go stale."""
+        return {}
+
+    def prediction_times(self, columns: Mapping[str, Sequence[Any]]) -> None:
+        """No prediction time: the request carries the features themselves."""
+        return None
+
+    def time_field(self, columns: Mapping[str, Sequence[Any]], row: int) -> str:
+        """No time field (never asked: there are no event sources)."""
+        return ""
+
 
 def materialize(path: Path, bundle_sha256: str) -> dict[str, int]:
     """A store with only its ``meta``: nothing to look up, but the file records the bundle."""

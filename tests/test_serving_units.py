@@ -1,0 +1,208 @@
+"""The service's parts without a server: the request log rotates by size and pushes back when the
+disk is behind, stale-feature checks, and request types as strict as the OpenAPI schema says."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from tabstudy.serving import freshness, requestlog, schemas
+from tabstudy.serving.store import StoreError
+from tabstudy.studies.flights.online import FlightRequest
+
+HOUR = 3600
+
+
+def _record(i: int) -> dict[str, object]:
+    return {"request_id": f"r{i:04d}", "probability": [0.5], "pad": "x" * 200}
+
+
+def test_the_log_rotates_by_size_keeps_the_newest_files_and_reads_them_in_order(tmp_path) -> None:
+    log = requestlog.RequestLog(tmp_path, max_bytes=4096, keep=3)
+    for i in range(200):  # ~250 bytes a line: ~16 lines a file, 13 files written, 4 kept
+        log.write([_record(i)])
+    log.close()
+    path = tmp_path / requestlog.FILE_NAME
+    files = requestlog.files(path)
+    assert [f.name for f in files] == [f"{path.name}.3", f"{path.name}.2", f"{path.name}.1",
+                                       path.name]  # fmt: skip
+    assert all(f.stat().st_size <= 4096 for f in files)
+    ids = [r["request_id"] for r in requestlog.read(path)]
+    assert ids == [f"r{i:04d}" for i in range(200 - len(ids), 200)]  # the newest, in order
+    assert 40 < len(ids) < 70
+    # a new log appends to the current file and rotates on from there
+    again = requestlog.RequestLog(tmp_path, max_bytes=4096, keep=3)
+    again.write([_record(200)])
+    again.close()
+    assert requestlog.read(path)[-1]["request_id"] == "r0200"
+
+
+def test_a_line_longer_than_the_limit_gets_a_file_of_its_own(tmp_path) -> None:
+    log = requestlog.RequestLog(tmp_path, max_bytes=4096, keep=2)
+    log.write([{"big": "y" * 10_000}])
+    log.write([_record(1)])
+    log.close()
+    sizes = [f.stat().st_size for f in requestlog.files(tmp_path / requestlog.FILE_NAME)]
+    assert sizes[0] > 10_000 and sizes[1] < 4096
+
+
+class _SlowDisk(requestlog.RequestLog):
+    """A log whose disk stalls until ``go`` is set (the writer thread waits in each append)."""
+
+    go = threading.Event()
+
+    def _append(self, line: str) -> None:
+        self.go.wait()
+        super()._append(line)
+
+
+def test_a_full_queue_refuses_instead_of_dropping_and_close_writes_every_accepted_line(
+    tmp_path,
+) -> None:
+    log = _SlowDisk(tmp_path, max_queued=3)
+    accepted, refused = 0, 0
+    for i in range(10):
+        try:
+            log.write([_record(i)])
+            accepted += 1
+        except requestlog.LogFull as err:
+            assert "3 requests waiting for the disk" in str(err)
+            refused += 1
+    # the writer holds one batch (the first line) while the disk stalls; three more wait
+    assert accepted in (3, 4) and refused == 10 - accepted
+    _SlowDisk.go.set()
+    log.close()
+    assert len(requestlog.read(tmp_path / requestlog.FILE_NAME)) == accepted
+
+
+def test_reading_names_a_bad_line_and_a_missing_log(tmp_path) -> None:
+    path = tmp_path / requestlog.FILE_NAME
+    with pytest.raises(ValueError, match="no request log here"):
+        requestlog.read(path)
+    requestlog.rotated(path, 1).write_text(json.dumps({"a": 1}) + "\n{oops\n")
+    path.write_text("")
+    with pytest.raises(ValueError, match=r"requests.jsonl.1 line 2: not JSON"):
+        requestlog.read(path)
+
+
+META = {"watermarks": {"weather": 100 * HOUR, "outcomes": 90 * HOUR},
+        "first_events": {"weather": 10 * HOUR, "outcomes": 12 * HOUR}}  # fmt: skip
+
+
+def test_stale_rows_are_past_a_watermark_by_more_than_its_limit_or_before_the_first_event():
+    found = freshness.sources(META, {"weather": 6, "outcomes": 24})
+    times = np.array([101, 106, 107, 115, 200, 11, 50]) * HOUR
+    stale = freshness.check(found, times)
+    assert stale["weather"].tolist() == [False, False, True, True, True, False, False]
+    assert stale["outcomes"].tolist() == [False, False, False, True, True, True, False]
+    assert freshness.per_row(stale, len(times)) == [
+        [], [], ["weather"], ["outcomes", "weather"], ["outcomes", "weather"], ["outcomes"], []
+    ]  # fmt: skip
+    row, why = freshness.first_refusal(found, stale, times)
+    assert row == 2
+    assert why == ("stale features: the prediction time 1970-01-05T11:00:00+00:00 is 7.0 h after "
+                   "the weather watermark 1970-01-05T04:00:00+00:00 "
+                   "(serve.max_staleness_hours.weather is 6); the store has no weather data "
+                   "for it")  # fmt: skip
+    assert "before the first outcomes event" in found[0].why(11 * HOUR)
+    assert freshness.check(found, np.array([50 * HOUR])) == {}
+    assert freshness.check(found, None) == {} and freshness.check((), times) == {}
+
+
+def test_a_store_source_without_a_limit_is_refused() -> None:
+    with pytest.raises(StoreError, match=r"outcomes have no limit: set "
+                       r"serve.max_staleness_hours.outcomes"):  # fmt: skip
+        freshness.sources(META, {"weather": 6})
+    # an older store without first events: only the watermark is checked
+    old = freshness.sources({"watermarks": META["watermarks"]}, {"weather": 6, "outcomes": 1})
+    assert freshness.check(old, np.array([0])) == {}
+
+
+GOOD = {"carrier": "UA", "flight": 1712, "origin": "EWR", "dest": "IAH",
+        "sched_dep": "2013-12-23T18:04:00", "sched_arr": "21:13"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"as_of": 0}, "as_of", "must be a date-time string"),
+        ({"sched_dep": 1387839840}, "sched_dep", "must be a date-time string"),
+        ({"sched_arr": 3600}, "sched_arr", "must be a time of day"),
+        ({"flight": "1712"}, "flight", "must be a JSON integer, not str"),
+        ({"flight": True}, "flight", "must be a JSON integer, not bool"),
+    ],
+)
+def test_request_types_are_as_strict_as_the_schema(change, field, words) -> None:
+    with pytest.raises(ValidationError) as err:
+        FlightRequest.model_validate({**GOOD, **change})
+    assert err.value.errors()[0]["loc"] == (field,) and words in str(err.value)
+    batch = schemas.columnar(FlightRequest, 10)
+    with pytest.raises(ValidationError, match=words):
+        batch.model_validate({k: [v] for k, v in {**GOOD, **change}.items()})
+
+
+def test_what_the_schema_allows_is_still_accepted() -> None:
+    row = FlightRequest.model_validate({**GOOD, "flight": 1712.0, "as_of": "2013-12-23T16:00Z"})
+    assert row.flight == 1712 and row.as_of is not None
+    number = schemas.Number | None
+    from pydantic import TypeAdapter
+
+    adapter = TypeAdapter(number)
+    assert adapter.validate_python(3) == 3.0 and adapter.validate_python(None) is None
+    with pytest.raises(ValidationError, match="must be a JSON number, not str"):
+        adapter.validate_python("1.5")
+    # a CSV's columns are text: the batch scorer says so, and pydantic parses the number
+    assert adapter.validate_python("1.5", context={schemas.FROM_TEXT: True}) == 1.5
+    text = {schemas.FROM_TEXT: True}
+    assert FlightRequest.model_validate({**GOOD, "flight": "1712"}, context=text).flight == 1712
+    with pytest.raises(ValidationError, match="must be a date-time string"):
+        FlightRequest.model_validate({**GOOD, "as_of": 0}, context={schemas.FROM_TEXT: True})
+
+
+def test_request_log_module_files_lists_nothing_for_no_log(tmp_path: Path) -> None:
+    assert requestlog.files(tmp_path / requestlog.FILE_NAME) == []
+
+
+def test_the_contract_tests_hook_skips_only_the_rules_json_schema_cannot_express() -> None:
+    from .schemathesis_hooks import breaks_a_cross_field_rule as breaks
+
+    batch = {k: [v] for k, v in GOOD.items()}
+    assert not breaks(GOOD) and not breaks(batch)
+    assert breaks({**batch, "flight": [1, 2]})  # columns of unequal length
+    assert breaks({**GOOD, "as_of": "2013-12-23T19:00:00"})  # after the departure
+    assert breaks({**batch, "as_of": ["2013-12-23T19:00:00"]})
+    assert not breaks({**GOOD, "as_of": 0})  # schema-invalid: generated, and must be refused
+    assert not breaks({**GOOD, "flight": "x", "as_of": "2013-12-23T19:00:00"})
+    assert not breaks([1, 2]) and not breaks(None)
+
+
+def test_the_array_histogram_exports_what_prometheus_client_s_histogram_does() -> None:
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from tabstudy.serving.histogram import ArrayHistogram
+
+    values = np.random.default_rng(0).random(1000)
+    values[:5] = [0.05, 0.1, 1.0, 0.0, 0.95]  # on the bounds: counted in that bucket (le)
+    buckets = [i / 20 for i in range(1, 21)]
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    fast = ArrayHistogram("score", "scores", buckets, ours)
+    slow = Histogram("score", "scores", buckets=buckets, registry=theirs)
+    fast.observe(values[:600])
+    fast.observe(np.append(values[600:], np.nan))  # NaN is not counted
+    for v in values:
+        slow.observe(float(v))
+
+    def series(registry: CollectorRegistry) -> list[str]:
+        text = generate_latest(registry).decode()
+        return [x for x in text.splitlines() if x.startswith("score_") and "_created" not in x]
+
+    assert series(ours) == series(theirs)
+    labelled = ArrayHistogram("v", "by variant", [0.5, 1.0], CollectorRegistry(), label="variant")
+    labelled.observe(np.array([0.2, 0.7]), "champion")
+    family = next(iter(labelled.collect()))
+    assert {s.labels["variant"] for s in family.samples} == {"champion"}
