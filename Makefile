@@ -44,6 +44,7 @@ test: install ## Lint, layer rules, Dockerfile lint, then every test (unit, bad 
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/python -m tabstudy.pipeline dvc-yaml --check
+	@command -v promtool >/dev/null || echo "NOTE: promtool not found: the Prometheus alert-rule tests will NOT run (apt-get install prometheus; .ci/run does)"
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 test-fast: install ## Unit and failure tests only (skips the end-to-end ones)

@@ -9,7 +9,8 @@
 Both serve the bundle of the last ``make repro``. Clients are threads with keep-alive
 connections (the load generator shares the machine's 2 cores with the server). Counts and times
 are bounded; the naive server gets fewer requests (it is ~100x slower). Output: p50/p99 at 1 and
-8 clients, the ratio of p50s, and the batch endpoint's rows/s on 10,000-row batches.
+8 clients, the ratio of p50s, the batch endpoint's rows/s on 10,000-row batches, ``/v1/predict``'s
+p50 against ``/livez``'s (the framework's floor) and ``/v1/explain``'s p50 at 1 client.
 
 Usage: .venv/bin/python benchmarks/serving.py [--requests 2000] [--naive-requests 60]
 """
@@ -98,7 +99,11 @@ def _start(cmd: list[str]) -> tuple[subprocess.Popen, str]:
     raise SystemExit(f"server {cmd} did not start")
 
 
-def _load(url: str, requests: int, clients: int) -> tuple[np.ndarray, float]:
+def _load(
+    url: str, requests: int, clients: int, path: str = "/v1/predict"
+) -> tuple[np.ndarray, float]:
+    """Latencies (ms) and requests/s of ``requests`` calls of ``path`` from ``clients`` threads
+    (POST with the example body; GET for ``/livez``)."""
     per = max(requests // clients, 1)
 
     def client(_: int) -> list[float]:
@@ -106,7 +111,7 @@ def _load(url: str, requests: int, clients: int) -> tuple[np.ndarray, float]:
         with httpx.Client(base_url=url, timeout=60) as c:
             for _ in range(per):
                 t = time.perf_counter()
-                r = c.post("/v1/predict", json=BODY)
+                r = c.get(path) if path == "/livez" else c.post(path, json=BODY)
                 out.append(time.perf_counter() - t)
                 r.raise_for_status()
         return out
@@ -141,6 +146,8 @@ def main() -> None:
             b = _load(naive_url, args.naive_requests, clients)
             rows.append((clients, a, b))
         batch = _batch_rows_per_s(ours_url)
+        livez = _load(ours_url, args.requests, 1, "/livez")
+        explain = _load(ours_url, args.requests // 4, 1, "/v1/explain")
     finally:
         for p in (ours, naive):
             p.terminate()
@@ -153,6 +160,11 @@ def main() -> None:
         print(f"{clients:>7} ratio of p50s (naive / ours): "
               f"{np.median(b[0]) / np.median(a[0]):.0f}x")  # fmt: skip
     print(f"batch endpoint, 10,000-row batches: {batch:,.0f} rows/s")
+    floor, single = np.median(livez[0]), np.median(rows[0][1][0])
+    print(f"1 client: /livez p50 {floor:.2f} ms (the framework's floor); /v1/predict p50 is "
+          f"{single / floor:.2f}x it")  # fmt: skip
+    print(f"1 client: /v1/explain p50 {np.median(explain[0]):.2f} ms, "
+          f"p99 {np.percentile(explain[0], 99):.2f} ms")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ import pytest
 from tabstudy.serving import requestlog
 
 from .conftest import _env, current_copy, run_in, set_params
+from .test_deploy import exported_metrics, queried_metrics
 from .test_online_store import requests as flight_requests
 
 pytestmark = pytest.mark.slow
@@ -159,7 +160,7 @@ def test_the_openapi_contract_holds_under_every_schemathesis_check(server, tmp_p
            "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-2000:]
-    assert "7/7" in out.stdout and "Tested: 7" in out.stdout, out.stdout[-2000:]
+    assert "8/8" in out.stdout and "Tested: 8" in out.stdout, out.stdout[-2000:]
 
 
 def test_metadata_names_the_model(work, server) -> None:
@@ -357,6 +358,35 @@ def test_unseen_values_are_served_and_counted(server) -> None:
     text = httpx.get(f"{server}/metrics").text
     assert 'tabstudy_requests_total{path="/v1/predict",status="200"}' in text
     assert "tabstudy_request_seconds_bucket" in text and "tabstudy_prediction_score_bucket" in text
+
+
+def test_the_dashboard_and_the_alerts_query_only_exported_metrics(server) -> None:
+    exported = exported_metrics(httpx.get(f"{server}/metrics").text)
+    queried = queried_metrics()
+    assert len(queried) >= 12 and queried <= exported, sorted(queried - exported)
+    reference = _metric(server, "tabstudy_reference_positive_share")
+    assert 0 < reference < 1  # the champion's threshold.json, for TabstudyScoreShift
+
+
+def test_explain_names_the_features_behind_one_prediction(server) -> None:
+    """The same row as /v1/predict: its probability, the top contributions largest first, the
+    same answer twice (deterministic), every feature when asked for all."""
+    r = httpx.post(f"{server}/v1/explain", params={"top": 3}, json=GOOD)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["method"] == "occlusion" and len(out["contributions"]) == 3
+    sizes = [abs(c["contribution"]) for c in out["contributions"]]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > 0
+    served = httpx.post(f"{server}/v1/predict", json=GOOD).json()["probability"]
+    assert abs(out["probability"] - served) < 1e-6
+    again = httpx.post(f"{server}/v1/explain", params={"top": 3}, json=GOOD).json()
+    assert again["contributions"] == out["contributions"]
+    spec = httpx.get(f"{server}/v1/metadata").json()["features"]
+    every = httpx.post(f"{server}/v1/explain", params={"top": 1000}, json=GOOD).json()
+    assert sorted(c["feature"] for c in every["contributions"]) == sorted(spec)
+    assert httpx.post(f"{server}/v1/explain", params={"top": 0}, json=GOOD).status_code == 422
+    bad = httpx.post(f"{server}/v1/explain", json={**GOOD, "flight": "x"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][1] == "flight"
 
 
 def test_token_guards_everything_but_livez(work) -> None:

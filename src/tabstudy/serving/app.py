@@ -25,13 +25,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -40,7 +41,7 @@ from starlette.exceptions import HTTPException
 
 from tabstudy import artifacts
 from tabstudy.models.bundle import Bundle, load_bundle
-from tabstudy.serving import freshness, rollout, schemas
+from tabstudy.serving import explain, freshness, rollout, schemas
 from tabstudy.serving.features import OnlineFeatures, RowError
 from tabstudy.serving.histogram import ArrayHistogram
 from tabstudy.serving.requestlog import LogFull, RequestLog
@@ -55,11 +56,17 @@ PATHS = (
     "/v1/metadata",
     "/v1/predict",
     "/v1/predict/batch",
+    "/v1/explain",
     "/metrics",
     "/v1/admin/reload",
 )
 OPEN_PATHS = ("/livez",)
 RETRY_AFTER_S = 1
+EXPLAIN = (
+    "Occlusion against the training reference: each feature replaced by its reference value "
+    "(median, most frequent category), all variants scored in one batched call of the "
+    "champion's runtime; the `top` contributions, largest first."
+)
 
 
 def problem(description: str) -> dict[str, Any]:
@@ -147,6 +154,15 @@ class Metrics:
             "tabstudy_request_log_full", "requests answered 503 because the request log's "
             "queue was full", registry=self.registry,
         )  # fmt: skip
+        self.positive = Counter(
+            "tabstudy_positive_decisions", "rows answered with a positive decision (probability "
+            "at or above the answering bundle's threshold)", registry=self.registry,
+        )  # fmt: skip
+        self.reference_positive = Gauge(
+            "tabstudy_reference_positive_share", "share of the validation window's rows the "
+            "champion decided positive (its threshold.json): what served traffic is compared with",
+            registry=self.registry,
+        )  # fmt: skip
         self.reloads = Counter(
             "tabstudy_reloads", "reloads of the models, by outcome", ["outcome"],
             registry=self.registry,
@@ -193,6 +209,8 @@ class State:
         self.bundle = self.champion.bundle
         self.online = settings.online(self.bundle)  # StoreError names the store file
         self.version, self.threshold = self.champion.version, self.champion.threshold
+        self.references = explain.reference_values(self.bundle.spec, self.bundle.reference)
+        self.reference_positive_share = float(self.bundle.threshold.get("positive_share", "nan"))
         reference = self.bundle.reference.get("categorical", {})
         self.vocab = {name: pd.Index(sorted(set(values)), dtype=object)
                       for name, values in reference.items()}  # fmt: skip
@@ -252,12 +270,7 @@ def _score(
     when the log is full (:class:`LogFull`, answered 503) nothing was served or counted."""
     start = time.perf_counter()
     request_id = uuid.uuid4().hex
-    times = state.online.prediction_times(columns)
-    stale = freshness.check(state.sources, times)
-    if stale and state.refuse_stale:
-        assert times is not None
-        row, why = freshness.first_refusal(state.sources, stale, times)
-        raise RowError(state.online.time_field(columns, row), row, why)
+    stale = _freshness(state, columns)
     feats = state.online.features(columns)
     champ = state.champion
     p_champ = champ.runtime.predict(feats)
@@ -307,7 +320,20 @@ def _score(
         if unseen:
             metrics.unseen.labels(name).inc(unseen)
     metrics.scores.observe(probs)
+    metrics.positive.inc(int(np.count_nonzero(decisions)))
     return Scored(request_id, probs, decisions, variants, stale_rows)
+
+
+def _freshness(state: State, columns: Mapping[str, list[Any]]) -> dict[str, np.ndarray]:
+    """The stale sources of the rows in ``columns`` (:mod:`.freshness`); with
+    ``serve.staleness: refuse`` a :class:`RowError` naming the first stale row instead."""
+    times = state.online.prediction_times(columns)
+    stale = freshness.check(state.sources, times)
+    if stale and state.refuse_stale:
+        assert times is not None
+        row, why = freshness.first_refusal(state.sources, stale, times)
+        raise RowError(state.online.time_field(columns, row), row, why)
+    return stale
 
 
 def _rollout_record(
@@ -431,6 +457,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         state = State(settings)
         state.warm_up()
         holder["state"] = state
+        metrics.reference_positive.set(state.reference_positive_share)
         state.ready = True
         try:
             yield
@@ -505,6 +532,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
                                      f"models: {err}"}, status_code=409)  # fmt: skip
             new.ready = True
             holder["state"] = new
+            metrics.reference_positive.set(new.reference_positive_share)
         metrics.reloads.labels("ok").inc()
         return {"status": "reloaded", "seconds": round(time.perf_counter() - start, 3),
                 "model_version": new.version, "registry_version": new.champion.registry_version,
@@ -536,6 +564,24 @@ def create_app(settings: ServeSettings) -> FastAPI:
                                        decisions=out.decisions.tolist(),
                                        threshold=s.threshold, model_version=s.version,
                                        variants=out.variants, stale=out.stale)  # fmt: skip
+
+    @app.post("/v1/explain", response_model=schemas.Explanation, responses=SCORING,
+              summary="Score one row and say which features drove the probability",
+              description=EXPLAIN)  # fmt: skip
+    def explain_row(row: row_model, top: int = Query(5, ge=1, le=1000)) -> Any:  # type: ignore[valid-type]
+        s = state()
+        columns = {k: [v] for k, v in dict(row).items()}
+        stale = _freshness(s, columns)
+        feats = s.online.features(columns)
+        out = explain.occlusion(feats, s.references, s.champion.runtime.predict, top)
+        return schemas.Explanation(
+            request_id=uuid.uuid4().hex,
+            probability=out.probability,
+            baseline=out.baseline,
+            model_version=s.version,
+            stale=freshness.per_row(stale, 1)[0],
+            contributions=[schemas.Contribution(**vars(c)) for c in out.contributions],
+        )
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse,
              responses=AUTH)  # fmt: skip

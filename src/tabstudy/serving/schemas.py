@@ -149,3 +149,27 @@ class BatchPrediction(BaseModel):
         default=None, description="who answered each row (in a rollout): champion or challenger"
     )
     stale: list[list[str]] = Field(default_factory=list, description=f"per row: {STALE}")
+
+
+class Contribution(BaseModel):
+    """One feature's part in a prediction (occlusion against the training reference)."""
+
+    feature: str
+    value: Any = Field(description="the row's value of the feature, as the model received it")
+    reference: Any = Field(description="the training reference it was replaced by")
+    contribution: float = Field(
+        description="probability of the row minus the probability with this feature at its "
+        "reference (positive: the value pushes the probability up)"
+    )
+
+
+class Explanation(BaseModel):
+    """A prediction and the features that drove it."""
+
+    request_id: str
+    probability: float = Field(description="the champion's probability for the row")
+    baseline: float = Field(description="the probability with every feature at its reference")
+    method: str = Field(default="occlusion", description="how contributions are measured")
+    model_version: str = Field(description="the champion bundle that was explained")
+    stale: list[str] = Field(default_factory=list, description=STALE)
+    contributions: list[Contribution] = Field(description="largest absolute contribution first")
