@@ -193,7 +193,10 @@ def test_the_array_histogram_exports_what_prometheus_client_s_histogram_does() -
     fast = ArrayHistogram("score", "scores", buckets, ours)
     slow = Histogram("score", "scores", buckets=buckets, registry=theirs)
     fast.observe(values[:600])
-    fast.observe(np.append(values[600:], np.nan))  # NaN is not counted
+    fast.observe(np.append(values[600:990], np.nan))  # NaN is not counted
+    for v in values[990:]:  # one row at a time: the small-array path
+        fast.observe(np.array([v]))
+    fast.observe(np.array([np.nan]))
     for v in values:
         slow.observe(float(v))
 

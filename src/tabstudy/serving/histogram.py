@@ -2,13 +2,15 @@
 
 ``prometheus_client.Histogram.observe`` takes one value: a 10,000-row batch would cost 10,000
 Python calls (and lock round trips) on the request path. :class:`ArrayHistogram` counts an array
-into its buckets with one ``numpy.searchsorted`` and one ``bincount`` under a lock, and exports
+into its buckets with one ``numpy.searchsorted`` and one ``bincount`` under one lock (a single
+row with ``bisect``, where numpy's call overhead would dominate), and exports
 the standard ``_bucket`` / ``_count`` / ``_sum`` series through a custom collector (the client's
 documented extension point), so scrapers and queries see an ordinary histogram.
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Iterator, Sequence
 
@@ -17,6 +19,9 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+
+SMALL = 16
+"""Arrays up to this long are counted in Python (one request's row), longer ones with numpy."""
 
 
 class ArrayHistogram(Collector):
@@ -33,6 +38,7 @@ class ArrayHistogram(Collector):
     ) -> None:
         self.name, self.documentation, self.label = name, documentation, label
         self.bounds = np.asarray(sorted(buckets), dtype="float64")
+        self._bound_list = self.bounds.tolist()
         self._series: dict[str, tuple[np.ndarray, list[float]]] = {}
         self._lock = threading.Lock()
         if label is None:
@@ -42,6 +48,15 @@ class ArrayHistogram(Collector):
     def observe(self, values: np.ndarray, label: str = "") -> None:
         """Count every value of ``values`` (NaN is skipped) under ``label``."""
         values = np.asarray(values, dtype="float64")
+        if len(values) <= SMALL:  # a few values: bisect beats numpy's per-call overhead
+            plain = [v for v in values.tolist() if v == v]
+            slots = [bisect.bisect_left(self._bound_list, v) for v in plain]
+            with self._lock:
+                series = self._get(label)
+                for slot in slots:
+                    series[0][slot] += 1
+                series[1][0] += sum(plain)
+            return
         values = values[~np.isnan(values)]
         if not len(values):
             return
@@ -50,11 +65,16 @@ class ArrayHistogram(Collector):
         counts = np.bincount(slots, minlength=len(self.bounds) + 1)
         total = float(values.sum())
         with self._lock:
-            series = self._series.get(label)
-            if series is None:
-                series = self._series[label] = (np.zeros(len(self.bounds) + 1, "int64"), [0.0])
+            series = self._get(label)
             series[0][:] += counts
             series[1][0] += total
+
+    def _get(self, label: str) -> tuple[np.ndarray, list[float]]:
+        """The bucket counts and the sum of ``label`` (created empty; call under the lock)."""
+        series = self._series.get(label)
+        if series is None:
+            series = self._series[label] = (np.zeros(len(self.bounds) + 1, "int64"), [0.0])
+        return series
 
     def collect(self) -> Iterator[Metric]:
         """The ``_bucket`` (cumulative), ``_count`` and ``_sum`` series of every label value."""

@@ -10,17 +10,25 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from tabstudy.serving import explain, schemas, store
+from tabstudy.serving import schemas, store
 from tabstudy.spec import MISSING_CATEGORY, FeatureSet
 from tabstudy.studies.table import features
 
+SHARE_KEY = "categorical"
+
 
 def example_row(spec: FeatureSet, reference: Mapping[str, Any]) -> dict[str, Any]:
-    """A plausible row for the OpenAPI example: each feature's reference value (the most frequent
-    training category, the median; :func:`.explain.reference_values`), None where there is
-    none."""
-    values = explain.reference_values(spec, reference)
-    return {k: None if v == MISSING_CATEGORY or v != v else v for k, v in values.items()}
+    """A plausible row for the OpenAPI example: each categorical's most frequent training value
+    and each numeric's middle quantile edge (from the bundle's drift reference)."""
+    row: dict[str, Any] = {}
+    for f in spec.features:
+        if f.kind == "categorical":
+            shares = reference.get(SHARE_KEY, {}).get(f.name, {})
+            row[f.name] = max(shares, key=shares.get) if shares else None
+        else:
+            edges = reference.get("numeric", {}).get(f.name, {}).get("edges", [])
+            row[f.name] = float(edges[len(edges) // 2]) if edges else None
+    return row
 
 
 def request_model(spec: FeatureSet, reference: Mapping[str, Any]) -> type[BaseModel]:
