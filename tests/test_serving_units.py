@@ -258,3 +258,12 @@ def test_reference_values_of_a_categorical_and_of_a_feature_without_reference() 
                        ""), Feature("d", "categorical", "t", "", "")))  # fmt: skip
     values = explain.reference_values(spec, {"categorical": {"c": {"a": 0.2, "b": 0.8}}})
     assert values["c"] == "b" and np.isnan(values["x"]) and values["d"] == MISSING_CATEGORY
+
+
+def test_log_columns_write_nan_as_null_without_changing_other_values() -> None:
+    from tabstudy.serving.app import _column
+
+    assert _column(np.array([1.5, np.nan, 2.0])) == [1.5, None, 2.0]
+    assert _column(np.array([1.5, 2.0])) == [1.5, 2.0]
+    assert _column(np.array(["a", None], dtype=object)) == ["a", None]
+    assert json.dumps(_column(np.array([np.nan]))) == "[null]"

@@ -18,7 +18,6 @@ not only Content-Length) before the app runs, and records every response for ``/
 """
 
 import hmac
-import math
 import threading
 import time
 import uuid
@@ -259,9 +258,13 @@ class Scored:
 
 
 def _column(values: np.ndarray) -> list[Any]:
-    """A feature column for the JSON log (NaN as null)."""
+    """A feature column for the JSON log (NaN as null), converted without a Python loop."""
     if values.dtype.kind == "f":
-        return [None if math.isnan(v) else v for v in values.tolist()]
+        missing = np.isnan(values)
+        if missing.any():
+            out = values.astype(object)
+            out[missing] = None
+            return out.tolist()
     return values.tolist()
 
 
