@@ -385,6 +385,9 @@ def test_explain_names_the_features_behind_one_prediction(server) -> None:
     every = httpx.post(f"{server}/v1/explain", params={"top": 1000}, json=GOOD).json()
     assert sorted(c["feature"] for c in every["contributions"]) == sorted(spec)
     assert httpx.post(f"{server}/v1/explain", params={"top": 0}, json=GOOD).status_code == 422
+    documented = httpx.get(f"{server}/openapi.json").json()["paths"]
+    assert "503" not in documented["/v1/explain"]["post"]["responses"]  # no log line to wait for
+    assert "503" in documented["/v1/predict"]["post"]["responses"]
     bad = httpx.post(f"{server}/v1/explain", json={**GOOD, "flight": "x"})
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][1] == "flight"
 

@@ -79,9 +79,10 @@ def problem(description: str) -> dict[str, Any]:
 
 AUTH = {401: problem("missing or wrong bearer token (when the service has one)")}
 """The response every path but ``/livez`` may give."""
+BODY = {**AUTH, 413: problem("request body over serve.max_body_bytes")}
+"""The responses of every path that takes a body (``/v1/explain``: it writes no log line)."""
 SCORING = {
-    **AUTH,
-    413: problem("request body over serve.max_body_bytes"),
+    **BODY,
     503: {**problem("the request log is behind; retry after the Retry-After seconds"),
           "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}}},
 }  # fmt: skip
@@ -571,7 +572,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
                                        threshold=s.threshold, model_version=s.version,
                                        variants=out.variants, stale=out.stale)  # fmt: skip
 
-    @app.post("/v1/explain", response_model=schemas.Explanation, responses=SCORING,
+    @app.post("/v1/explain", response_model=schemas.Explanation, responses=BODY,
               summary="Score one row and say which features drove the probability",
               description=EXPLAIN)  # fmt: skip
     async def explain_row(row: row_model, top: int = Query(5, ge=1, le=1000)) -> Any:  # type: ignore[valid-type]
