@@ -1,16 +1,20 @@
 """The prediction service against a naive one, side by side in one run, on loopback.
 
-* ours: ``python -m tabstudy.pipeline.serve`` (online store in memory, LiteRT for single rows,
-  the SavedModel for batches);
+* ours, twice: ``python -m tabstudy.pipeline.serve --workers 1`` and with ``--workers N``
+  (default: the cores; processes forked after the online store is loaded), online store in
+  memory, LiteRT for single rows, the SavedModel for batches;
 * naive: a FastAPI app that, per request, recomputes the features with the offline pandas code
   (:func:`tabstudy.studies.flights.features.build_features` over the raw flights of the 30 days
   before the flight plus the request) and calls ``model.predict``.
 
 Both serve the bundle of the last ``make repro``. Clients are threads with keep-alive
-connections (the load generator shares the machine's 2 cores with the server). Counts and times
-are bounded; the naive server gets fewer requests (it is ~100x slower). Output: p50/p99 at 1 and
-8 clients, the ratio of p50s, the batch endpoint's rows/s on 10,000-row batches, ``/v1/predict``'s
-p50 against ``/livez``'s (the framework's floor) and ``/v1/explain``'s p50 at 1 client.
+connections writing prepared request bytes (the load generator shares the machine's cores with
+the servers, so it must cost little). Counts and times
+are bounded; the naive server gets fewer requests (it is ~100x slower); the three servers take
+turns at each client count. Output: p50/p99 and requests/s at 1 and 8 clients, the ratios of
+requests/s at 8 clients (N workers against 1, and against naive), and per configuration the
+batch endpoint's rows/s on 10,000-row batches, ``/v1/predict``'s p50 against ``/livez``'s (the
+framework's floor) and ``/v1/explain``'s p50 at 1 client.
 
 Usage: .venv/bin/python benchmarks/serving.py [--requests 2000] [--naive-requests 60]
 """
@@ -18,6 +22,7 @@ Usage: .venv/bin/python benchmarks/serving.py [--requests 2000] [--naive-request
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import subprocess
@@ -99,21 +104,55 @@ def _start(cmd: list[str]) -> tuple[subprocess.Popen, str]:
     raise SystemExit(f"server {cmd} did not start")
 
 
+def _request(url: str, path: str) -> bytes:
+    """The bytes of one HTTP/1.1 keep-alive request of ``path`` (POST with the example body;
+    GET for ``/livez``)."""
+    host = url.removeprefix("http://")
+    if path == "/livez":
+        return f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    body = json.dumps(BODY).encode()
+    head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")  # fmt: skip
+    return head.encode() + body
+
+
+def _exchange(conn: socket.socket, request: bytes) -> None:
+    """Send ``request``, read the whole response (its Content-Length); fail on a non-200."""
+    conn.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(head.split(b"\r\n")[0].decode())
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length")))  # fmt: skip
+    while len(rest) < length:
+        rest += conn.recv(65536)
+
+
 def _load(
     url: str, requests: int, clients: int, path: str = "/v1/predict"
 ) -> tuple[np.ndarray, float]:
-    """Latencies (ms) and requests/s of ``requests`` calls of ``path`` from ``clients`` threads
-    (POST with the example body; GET for ``/livez``)."""
+    """Latencies (ms) and requests/s of ``requests`` calls of ``path`` from ``clients`` threads,
+    each on its own keep-alive connection. The client writes prepared bytes and reads the
+    response by its Content-Length (tens of microseconds of CPU a request, where an HTTP
+    client library spends more than the server: on 2 cores it would measure itself)."""
     per = max(requests // clients, 1)
+    request = _request(url, path)
+    host, port = url.removeprefix("http://").split(":")
 
     def client(_: int) -> list[float]:
         out = []
-        with httpx.Client(base_url=url, timeout=60) as c:
+        with socket.create_connection((host, int(port))) as conn:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             for _ in range(per):
                 t = time.perf_counter()
-                r = c.get(path) if path == "/livez" else c.post(path, json=BODY)
+                _exchange(conn, request)
                 out.append(time.perf_counter() - t)
-                r.raise_for_status()
         return out
 
     start = time.perf_counter()
@@ -132,39 +171,64 @@ def _batch_rows_per_s(url: str, rows: int = 10_000, repeats: int = 5) -> float:
     return rows * repeats / (time.perf_counter() - start)
 
 
+def _percentiles(lat: np.ndarray) -> tuple[float, float]:
+    p50, p99 = np.percentile(lat, [50, 99])
+    return float(p50), float(p99)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--naive-requests", type=int, default=60)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="worker processes of the second configuration (default: cores)",
+    )
     args = parser.parse_args()
-    ours, ours_url = _start([sys.executable, "-m", "tabstudy.pipeline.serve"])
-    naive, naive_url = _start([sys.executable, __file__, "--serve-naive"])
+    serve = [sys.executable, "-m", "tabstudy.pipeline.serve", "--workers"]
+    configs = {"1 worker": [*serve, "1"], f"{args.workers} workers": [*serve, str(args.workers)],
+               "naive": [sys.executable, __file__, "--serve-naive"]}  # fmt: skip
+    started = {name: _start(cmd) for name, cmd in configs.items()}
+    results: dict[str, dict[str, Any]] = {name: {} for name in configs}
     try:
-        rows = []
-        for clients in (1, 8):
-            a = _load(ours_url, args.requests, clients)
-            b = _load(naive_url, args.naive_requests, clients)
-            rows.append((clients, a, b))
-        batch = _batch_rows_per_s(ours_url)
-        livez = _load(ours_url, args.requests, 1, "/livez")
-        explain = _load(ours_url, args.requests // 4, 1, "/v1/explain")
+        for clients in (1, 8):  # the configurations take turns: the same noise for all
+            for name, (_, url) in started.items():
+                n = args.naive_requests if name == "naive" else args.requests
+                results[name][clients] = _load(url, n, clients)
+        for name, (_, url) in started.items():
+            if name == "naive":
+                continue
+            results[name]["batch"] = _batch_rows_per_s(url)
+            results[name]["livez"] = _load(url, args.requests, 1, "/livez")
+            results[name]["explain"] = _load(url, args.requests // 4, 1, "/v1/explain")
     finally:
-        for p in (ours, naive):
-            p.terminate()
-            p.wait(timeout=60)
-    print(f"{'clients':>7} {'server':>6} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7}")
-    for clients, a, b in rows:
-        for name, (lat, rate) in (("ours", a), ("naive", b)):
-            p50, p99 = np.percentile(lat, [50, 99])
-            print(f"{clients:>7} {name:>6} {len(lat):>8} {p50:>8.2f} {p99:>8.2f} {rate:>7.0f}")
-        print(f"{clients:>7} ratio of p50s (naive / ours): "
-              f"{np.median(b[0]) / np.median(a[0]):.0f}x")  # fmt: skip
-    print(f"batch endpoint, 10,000-row batches: {batch:,.0f} rows/s")
-    floor, single = np.median(livez[0]), np.median(rows[0][1][0])
-    print(f"1 client: /livez p50 {floor:.2f} ms (the framework's floor); /v1/predict p50 is "
-          f"{single / floor:.2f}x it")  # fmt: skip
-    print(f"1 client: /v1/explain p50 {np.median(explain[0]):.2f} ms, "
-          f"p99 {np.percentile(explain[0], 99):.2f} ms")  # fmt: skip
+        for proc, _ in started.values():
+            proc.terminate()
+            proc.wait(timeout=60)
+    _report(results, next(iter(configs)), list(configs)[1])
+
+
+def _report(results: dict[str, dict[str, Any]], single: str, several: str) -> None:
+    """The table, then the ratios the goals are stated in."""
+    print(f"{'clients':>7} {'server':>10} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7}")
+    for clients in (1, 8):
+        for name, res in results.items():
+            lat, rate = res[clients]
+            p50, p99 = _percentiles(lat)
+            print(f"{clients:>7} {name:>10} {len(lat):>8} {p50:>8.2f} {p99:>8.2f} {rate:>7.0f}")
+    naive, one, many = (results[n][8][1] for n in ("naive", single, several))
+    print(f"8 clients, requests/s: {several} / {single} = {many / one:.2f}x; "
+          f"{several} / naive = {many / naive:.0f}x")  # fmt: skip
+    for name in (single, several):
+        res = results[name]
+        floor, p50 = np.median(res["livez"][0]), np.median(res[1][0])
+        explain = _percentiles(res["explain"][0])
+        print(f"{name}: batch endpoint, 10,000-row batches: {res['batch']:,.0f} rows/s; "
+              f"1 client: /livez p50 {floor:.2f} ms (the framework's floor), /v1/predict p50 "
+              f"{p50 / floor:.2f}x it; /v1/explain p50 {explain[0]:.2f} ms, "
+              f"p99 {explain[1]:.2f} ms")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ import pandas as pd
 import pytest
 from scipy.stats import binom
 
+from tabstudy.serving import requestlog
+
 from .conftest import committed_copy, run_in, set_params, stages_ran
 from .test_online_store import requests as flight_requests
 from .test_serving import _jsonable, _start, _stop
@@ -143,7 +145,7 @@ def test_promotion_gate_canary_shadow_report_and_rollback(repo: Path) -> None:
         assert _metadata(url)["registry_version"] == "v0.0.1"
     finally:
         assert _stop(proc) == 0
-    log = [json.loads(x) for x in (repo / "data/serving/requests.jsonl").read_text().splitlines()]
+    log = requestlog.read(repo / "data/serving/requests.jsonl")  # every worker's file
     shadowed = [r for r in log if r.get("rollout") == "shadow"]
     assert shadowed and len(shadowed[0]["challenger_probability"]) == len(labels)
     tags = subprocess.run(["git", "tag"], cwd=repo, capture_output=True, text=True).stdout

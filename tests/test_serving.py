@@ -47,11 +47,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+WORKERS = 2
+"""Worker processes of the servers these tests start (``serve.workers: auto`` would follow the
+machine's cores): every test runs against the forked service; one runs a single process."""
+
+
 def _start(
-    work: Path, *args: str, env: dict[str, str] | None = None
+    work: Path, *args: str, env: dict[str, str] | None = None, workers: int = WORKERS
 ) -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    cmd = [sys.executable, "-m", "tabstudy.pipeline.serve", "--port", str(port), *args]
+    cmd = [sys.executable, "-m", "tabstudy.pipeline.serve", "--port", str(port),
+           "--workers", str(workers), *args]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=work, env={**_env(work), **(env or {})},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -240,9 +246,10 @@ def _logged(work: Path, request_id: str) -> dict:
     """The request log's line of ``request_id`` (the writer thread appends it shortly)."""
     log = work / "data" / "serving" / "requests.jsonl"
     for _ in range(100):
-        for line in log.read_text().splitlines() if log.is_file() else []:
-            if request_id in line:
-                return json.loads(line)
+        for file in requestlog.files(log):  # every worker's
+            for line in file.read_text().splitlines():
+                if request_id in line:
+                    return json.loads(line)
         time.sleep(0.05)
     raise AssertionError(f"{request_id} not in {log}")
 
@@ -297,17 +304,19 @@ def test_refuse_mode_answers_422_naming_the_source_its_watermark_and_the_time(wo
 
 
 def test_a_full_request_log_answers_503_with_retry_after_and_counts_it(work, tmp_path) -> None:
-    """The log is a FIFO nobody reads (a disk that stopped): once the pipe and the queue
-    (serve.log_queue: 2) are full, requests get 503 with Retry-After, counted in /metrics, and
-    every request answered 200 is in the log once it is read again."""
+    """Each worker's log is a FIFO nobody reads (a disk that stopped): once the pipes and the
+    queues (serve.log_queue: 2) are full, requests get 503 with Retry-After, counted in /metrics
+    (over the workers), and every request answered 200 is in the logs once they are read."""
     copy = tmp_path / "repo"
     shutil.copytree(work, copy, symlinks=True)
     set_params(copy, **{"serve.log_queue": 2})
-    log = copy / "data" / "serving" / "requests.jsonl"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    log.unlink(missing_ok=True)
-    os.mkfifo(log)
-    reader = os.open(log, os.O_RDONLY | os.O_NONBLOCK)  # open, never read: the pipe fills
+    readers = []
+    for worker in range(WORKERS):
+        log = copy / "data" / "serving" / requestlog.worker_file(worker)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.unlink(missing_ok=True)
+        os.mkfifo(log)
+        readers.append(os.open(log, os.O_RDONLY | os.O_NONBLOCK))  # never read: the pipe fills
     proc, url = _start(copy)
     codes, retry = [], set()
     with httpx.Client(base_url=url, timeout=30) as client:
@@ -319,13 +328,16 @@ def test_a_full_request_log_answers_503_with_retry_after_and_counts_it(work, tmp
                 assert "requests waiting for the disk" in r.json()["detail"]
         assert _metric(url, "tabstudy_request_log_full_total") == codes.count(503)
     assert set(codes) == {200, 503} and retry == {"1"}, codes
-    chunks = []
-    drained = threading.Thread(target=lambda: chunks.extend(_drain(reader)), daemon=True)
-    drained.start()
+    chunks: list[list[bytes]] = [[] for _ in readers]
+    drains = [threading.Thread(target=lambda fd=fd, out=out: out.extend(_drain(fd)), daemon=True)
+              for fd, out in zip(readers, chunks, strict=True)]  # fmt: skip
+    for drain in drains:
+        drain.start()
     assert _stop(proc) == 0
-    drained.join(30)
-    lines = b"".join(chunks).decode().splitlines()
-    assert len(lines) == codes.count(200)
+    for drain in drains:
+        drain.join(30)
+    lines = [b"".join(part).decode().splitlines() for part in chunks]
+    assert sum(map(len, lines)) == codes.count(200)
 
 
 def _drain(fd: int) -> list[bytes]:
@@ -407,9 +419,12 @@ def test_token_guards_everything_but_livez(work) -> None:
 
 
 def _rss_kib(pid: int) -> int:
+    """Resident memory of ``pid`` and its children (the worker processes)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = [int(c) for c in children.read_text().split()] if children.is_file() else []
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1])
+            return int(line.split()[1]) + sum(map(_rss_kib, kids))
     return 0
 
 

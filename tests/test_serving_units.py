@@ -205,10 +205,13 @@ def test_the_array_histogram_exports_what_prometheus_client_s_histogram_does() -
         return [x for x in text.splitlines() if x.startswith("score_") and "_created" not in x]
 
     assert series(ours) == series(theirs)
-    labelled = ArrayHistogram("v", "by variant", [0.5, 1.0], CollectorRegistry(), label="variant")
+    labelled = ArrayHistogram("v", "by variant", [0.5, 1.0], CollectorRegistry(), label="variant",
+                              values=("champion", "challenger"))  # fmt: skip
     labelled.observe(np.array([0.2, 0.7]), "champion")
     family = next(iter(labelled.collect()))
     assert {s.labels["variant"] for s in family.samples} == {"champion"}
+    with pytest.raises(ValueError, match="'canary' is not one of"):
+        labelled.observe(np.array([0.1]), "canary")
 
 
 def test_occlusion_ranks_the_signal_feature_first_in_one_batched_call() -> None:
@@ -260,10 +263,24 @@ def test_reference_values_of_a_categorical_and_of_a_feature_without_reference() 
     assert values["c"] == "b" and np.isnan(values["x"]) and values["d"] == MISSING_CATEGORY
 
 
-def test_log_columns_write_nan_as_null_without_changing_other_values() -> None:
-    from tabstudy.serving.app import _column
+def test_log_lines_write_feature_arrays_as_json_nan_as_null(tmp_path) -> None:
+    """The handler puts the feature arrays in the record as they are; the writer encodes them:
+    floats (a column slice too) with NaN as null, object arrays as lists, dates as ``str``."""
+    from datetime import datetime, time
 
-    assert _column(np.array([1.5, np.nan, 2.0])) == [1.5, None, 2.0]
-    assert _column(np.array([1.5, 2.0])) == [1.5, 2.0]
-    assert _column(np.array(["a", None], dtype=object)) == ["a", None]
-    assert json.dumps(_column(np.array([np.nan]))) == "[null]"
+    wx = np.array([[1.5, np.nan], [2.0, 3.0]])
+    record = {"features": {"wx": wx[:, 1], "age": np.array([1.5, np.inf]),
+                           "carrier": np.array(["UA", None], dtype=object)},
+              "probability": np.array([0.25, 0.5]), "count": np.int64(2),
+              "request": {"sched_dep": [datetime(2013, 12, 23, 18, 4)],
+                          "sched_arr": [time(21, 13)]}}  # fmt: skip
+    log = requestlog.RequestLog(tmp_path)
+    log.write([record])
+    log.close()
+    line = (tmp_path / requestlog.FILE_NAME).read_text()
+    assert json.loads(line) == {
+        "features": {"wx": [None, 3.0], "age": [1.5, None], "carrier": ["UA", None]},
+        "probability": [0.25, 0.5], "count": 2,
+        "request": {"sched_dep": ["2013-12-23 18:04:00"], "sched_arr": ["21:13:00"]},
+    }  # fmt: skip
+    assert "NaN" not in line and line.endswith("}\n")

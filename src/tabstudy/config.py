@@ -330,6 +330,10 @@ class ServeConfig(_Section):
 
     host: str = Field(min_length=1, description="interface to bind (127.0.0.1: this machine)")
     port: int = Field(ge=1, le=65535)
+    workers: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        description="worker processes forked after the online store is loaded (auto: one per "
+        "core this process may use; 1: a single process)"
+    )
     runtime: Literal["auto", "onnx", "saved_model", "litert", "keras", "litert_quantized"] = Field(
         description="how the model is called (tabstudy.serving.runtime)"
     )

@@ -3,27 +3,33 @@
 ``python -m tabstudy.pipeline.serve [--host H] [--port P]`` resolves what ``serve.model`` and
 ``serve.rollout`` name in the registry (the champion; the workspace bundle while none is
 registered; a challenger beside it in shadow or canary), checks each bundle (every file's
-SHA-256) and that the online store can serve it, then runs uvicorn (one worker; graceful
-shutdown on SIGTERM flushes the request log). A check that fails prints one line naming the file
-and exits 2 before anything listens (so does an event source of the store without a
-``serve.max_staleness_hours`` limit). ``TABSTUDY_API_TOKEN`` set: every endpoint but ``/livez``
-needs ``Authorization: Bearer <token>``.
+SHA-256) and that the online store can serve it, then runs uvicorn: ``serve.workers`` processes
+(:mod:`tabstudy.serving.workers`; ``auto``: one per core) forked after the online store and the
+model libraries are loaded, so they share those pages, or a single process with ``workers: 1``.
+Graceful shutdown on SIGTERM flushes every worker's request log. A check that fails prints one
+line naming the file and exits 2 before anything listens (so does an event source of the store
+without a ``serve.max_staleness_hours`` limit). ``TABSTUDY_API_TOKEN`` set: every endpoint but
+``/livez`` needs ``Authorization: Bearer <token>``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import os
+import shutil
+import socket
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from tabstudy import artifacts, config, paths, registry, studies
 from tabstudy.models.bundle import Bundle, BundleError, load_bundle
 from tabstudy.pipeline import registry as cli
-from tabstudy.serving import freshness, store
-from tabstudy.serving.app import ServeSettings, create_app
+from tabstudy.serving import freshness, store, workers
+from tabstudy.serving.app import ServeSettings, create_app, share_metrics
 from tabstudy.serving.features import OnlineFeatures
 from tabstudy.serving.rollout import ModelChoice, Plan
 from tabstudy.serving.store import StoreError
@@ -167,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tabstudy.pipeline.serve")
     parser.add_argument("--host", help="interface to bind (default: serve.host)")
     parser.add_argument("--port", type=int, help="port (default: serve.port)")
+    parser.add_argument("--workers", type=int, help="worker processes (default: serve.workers)")
     args = parser.parse_args(argv)
     try:
         ready, serve, first = settings()
@@ -177,16 +184,65 @@ def main(argv: list[str] | None = None) -> int:
     except (BundleError, StoreError, registry.RegistryError) as err:
         print(f"cannot serve: {err}", file=sys.stderr)
         return 2
+    host, port = args.host or serve.host, args.port or serve.port
+    count = args.workers or (workers.cores() if serve.workers == "auto" else serve.workers)
+    if count > 1:
+        return serve_workers(ready, host, port, count, first.champion.bundle_dir)
     import uvicorn
 
-    uvicorn.run(
-        create_app(ready),
-        host=args.host or serve.host,
-        port=args.port or serve.port,
-        log_level="warning",
-        timeout_graceful_shutdown=10,
-    )
+    uvicorn.run(create_app(ready), host=host, port=port, log_level="warning",
+                timeout_graceful_shutdown=GRACE_S)  # fmt: skip
     return 0
+
+
+GRACE_S = 10
+"""Seconds uvicorn waits for open requests on SIGTERM."""
+
+
+def preload(ready: ServeSettings, champion: Path) -> ServeSettings:
+    """``ready`` with the champion's online features loaded now (in the process the workers
+    are forked from, so they share its pages); a reload to a bundle the store is not for
+    builds its own. TensorFlow is imported too: every worker's runtime needs it."""
+    import tensorflow  # noqa: F401  (imported once, before the fork)
+
+    loaded = ready.online(load_bundle(champion))
+    digest = store.bundle_digest(champion)
+
+    def online(bundle: Bundle) -> OnlineFeatures:
+        if store.bundle_digest(bundle.path) == digest:
+            return loaded
+        return ready.online(bundle)
+
+    return dataclasses.replace(ready, online=online)
+
+
+def serve_workers(ready: ServeSettings, host: str, port: int, count: int, champion: Path) -> int:
+    """Serve with ``count`` worker processes (:mod:`tabstudy.serving.workers`), their metrics
+    added up over per-process files in a temporary directory removed at exit."""
+    import uvicorn
+
+    try:
+        sock = workers.listen(host, port)
+    except OSError as err:
+        print(f"cannot serve: {host}:{port}: {err.strerror}", file=sys.stderr)
+        return 2
+    directory = Path(tempfile.mkdtemp(prefix="tabstudy-metrics-"))
+    try:
+        share_metrics(directory)
+        shared = workers.Shared(count)
+        app = create_app(preload(ready, champion), shared)
+
+        def run(listening: socket.socket) -> None:
+            server = uvicorn.Server(uvicorn.Config(app, log_level="warning",
+                                                   timeout_graceful_shutdown=GRACE_S))  # fmt: skip
+            server.run(sockets=[listening])
+            if not server.started:
+                raise SystemExit(3)
+
+        print(f"serving on http://{host}:{port} with {count} worker processes", file=sys.stderr)
+        return workers.serve(sock, count, shared, run)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ token, constant-time comparison) and 413 (body over the limit, counted on the by
 not only Content-Length) before the app runs, and records every response for ``/metrics``.
 """
 
+import asyncio
 import hmac
+import os
 import threading
 import time
 import uuid
@@ -38,13 +40,15 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
+    values,
 )
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from tabstudy import artifacts
 from tabstudy.models.bundle import Bundle, load_bundle
-from tabstudy.serving import explain, freshness, rollout, schemas
+from tabstudy.serving import explain, freshness, requestlog, rollout, schemas, workers
 from tabstudy.serving.features import OnlineFeatures, RowError
 from tabstudy.serving.histogram import ArrayHistogram
 from tabstudy.serving.requestlog import LogFull, RequestLog
@@ -65,6 +69,8 @@ PATHS = (
 )
 OPEN_PATHS = ("/livez",)
 RETRY_AFTER_S = 1
+RELOAD_WAIT_S = 60.0
+"""How long a reload waits for the other workers to load the new models."""
 EXPLAIN = (
     "Occlusion against the training reference: each feature replaced by its reference value "
     "(median, most frequent category), all variants scored in one batched call of the "
@@ -117,11 +123,28 @@ class ServeSettings:
     log_queue: int = 10_000
 
 
-class Metrics:
-    """The service's Prometheus metrics, in a registry of its own."""
+def share_metrics(directory: Path) -> None:
+    """Make every Prometheus metric created from now on in this process, and in the worker
+    processes forked from it, write to per-process files in ``directory`` (prometheus_client's
+    multiprocess mode, chosen as its import does from ``PROMETHEUS_MULTIPROC_DIR``)."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    values.ValueClass = values.get_value_class()
 
-    def __init__(self) -> None:
+
+class Metrics:
+    """The service's Prometheus metrics, in a registry of its own; ``export`` is what
+    ``/metrics`` shows. With ``shared`` (several workers, after :func:`share_metrics`) the
+    counters, gauge and latency histogram are prometheus_client's multiprocess values, added up
+    over the workers' files at each scrape, and the array histograms live in the workers' shared
+    memory (:mod:`.histogram`)."""
+
+    def __init__(self, shared: workers.Shared | None = None) -> None:
         self.registry = CollectorRegistry()
+        self.export = self.registry
+        if shared is not None:
+            self.export = CollectorRegistry()
+            multiprocess.MultiProcessCollector(self.export)
+        arrays = self.export
         self.requests = Counter(
             "tabstudy_requests", "HTTP responses by path and status", ["path", "status"],
             registry=self.registry,
@@ -132,7 +155,7 @@ class Metrics:
         )  # fmt: skip
         self.scores = ArrayHistogram(
             "tabstudy_prediction_score", "predicted probabilities",
-            buckets=[i / 20 for i in range(1, 21)], registry=self.registry,
+            buckets=[i / 20 for i in range(1, 21)], registry=arrays, shared=shared,
         )  # fmt: skip
         self.unseen = Counter(
             "tabstudy_unseen_category", "served values not seen in training, by feature",
@@ -144,7 +167,8 @@ class Metrics:
         )  # fmt: skip
         self.variant_scores = ArrayHistogram(
             "tabstudy_variant_score", "probabilities each variant gave (shadow and canary)",
-            buckets=[i / 10 for i in range(1, 11)], registry=self.registry, label="variant",
+            buckets=[i / 10 for i in range(1, 11)], registry=arrays, label="variant",
+            values=(CHAMPION, CHALLENGER), shared=shared,
         )  # fmt: skip
         self.agreement = Counter(
             "tabstudy_rollout_rows", "rows scored by both variants, by whether their decisions "
@@ -165,7 +189,7 @@ class Metrics:
         self.reference_positive = Gauge(
             "tabstudy_reference_positive_share", "share of the validation window's rows the "
             "champion decided positive (its threshold.json): what served traffic is compared with",
-            registry=self.registry,
+            registry=self.registry, multiprocess_mode="mostrecent",
         )  # fmt: skip
         self.reloads = Counter(
             "tabstudy_reloads", "reloads of the models, by outcome", ["outcome"],
@@ -202,7 +226,9 @@ class State:
     (built for the champion; the challenger must be servable from the same store) and the
     request log (shared across reloads)."""
 
-    def __init__(self, settings: ServeSettings, log: RequestLog | None = None) -> None:
+    def __init__(
+        self, settings: ServeSettings, log: RequestLog | None = None, worker: int = 0
+    ) -> None:
         plan = settings.plan()
         self.mode, self.share = plan.mode, plan.canary_share
         self.champion = Variant(CHAMPION, plan.champion, settings.runtime)
@@ -223,7 +249,8 @@ class State:
                                          settings.max_staleness_hours)  # fmt: skip
         self.refuse_stale = settings.staleness == "refuse"
         self.log = log or RequestLog(settings.log_dir, settings.log_max_bytes,
-                                     settings.log_keep, settings.log_queue)  # fmt: skip
+                                     settings.log_keep, settings.log_queue,
+                                     name=requestlog.worker_file(worker))  # fmt: skip
         self.ready = False
 
     def variants(self) -> list[Variant]:
@@ -256,17 +283,6 @@ class Scored:
     decisions: np.ndarray
     variants: list[str] | None
     stale: list[list[str]]
-
-
-def _column(values: np.ndarray) -> list[Any]:
-    """A feature column for the JSON log (NaN as null), converted without a Python loop."""
-    if values.dtype.kind == "f":
-        missing = np.isnan(values)
-        if missing.any():
-            out = values.astype(object)
-            out[missing] = None
-            return out.tolist()
-    return values.tolist()
 
 
 def _score(
@@ -305,10 +321,10 @@ def _score(
                 "registry_version": champ.registry_version,
                 "rows": len(probs),
                 "latency_ms": latency_ms,
-                "probability": probs.tolist(),
+                "probability": probs,
                 **record,
                 "stale": stale_rows,
-                "features": {n: _column(v) for n, v in feats.items()},
+                "features": feats,  # arrays: encoded by the log's writer (NaN as null)
                 "request": {n: list(v) for n, v in columns.items()},
                 "keys": record.get("keys") or rollout.request_keys(columns, state.key_fields),
                 "key_fields": list(state.key_fields),
@@ -352,8 +368,8 @@ def _rollout_record(
         "rollout": state.mode,
         "variants": {v.name: v.describe() for v in state.variants()},
         "served": variants,
-        "champion_probability": p_champ.tolist(),
-        "challenger_probability": p_chal.tolist(),
+        "champion_probability": p_champ,
+        "challenger_probability": p_chal,
         "keys": keys,
         "key_fields": list(state.key_fields),
     }
@@ -453,22 +469,58 @@ async def _answer(send: Any, status: int, detail: str, headers: list[Any] | None
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(settings: ServeSettings) -> FastAPI:
-    """The service over ``settings`` (see the module docstring)."""
-    metrics = Metrics()
+def create_app(settings: ServeSettings, shared: workers.Shared | None = None) -> FastAPI:
+    """The service over ``settings`` (see the module docstring); ``shared``: one of several
+    worker processes (:mod:`.workers`), whose metrics and reloads it shares."""
+    metrics = Metrics(shared)
     holder: dict[str, State] = {}
     reloading = threading.Lock()
+    worker = shared.worker if shared else 0
+
+    def load(old: State | None) -> State:
+        """A new state beside ``old`` (its request log kept), warmed up; swapped in."""
+        with reloading:
+            new = State(settings, log=old.log if old else None, worker=worker)
+            new.warm_up()
+            new.ready = True
+            holder["state"] = new
+            metrics.reference_positive.set(new.reference_positive_share)
+            return new
+
+    async def follow(seen: int) -> None:
+        """Another worker reloaded (the shared generation moved): load the same, acknowledge."""
+        assert shared is not None
+        while True:
+            await asyncio.sleep(workers.POLL_S)
+            generation = int(shared.generation[0])
+            if generation == seen:
+                continue
+            seen = generation
+            if shared.acks[worker] >= generation:  # this worker's own reload
+                continue
+            try:
+                await asyncio.to_thread(load, holder["state"])
+                ok = True
+            except Exception:
+                ok = False
+            metrics.reloads.labels("ok" if ok else "failed").inc()
+            shared.acknowledge(generation, ok)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = State(settings)
-        state.warm_up()
-        holder["state"] = state
-        metrics.reference_positive.set(state.reference_positive_share)
-        state.ready = True
+        nonlocal worker
+        worker = shared.worker if shared else 0  # set in the forked child
+        seen = int(shared.generation[0]) if shared else 0
+        load(None)
+        following = None
+        if shared is not None:
+            shared.acknowledge(seen, True)
+            following = asyncio.create_task(follow(seen))
         try:
             yield
         finally:
+            if following is not None:
+                following.cancel()
             holder["state"].ready = False
             holder["state"].log.close()
 
@@ -526,24 +578,27 @@ def create_app(settings: ServeSettings) -> FastAPI:
                                               "answer")})  # fmt: skip
     def reload() -> Any:
         """Build the new state beside the old one (requests keep being answered by the old),
-        then swap; a failure leaves the old state serving and answers 409 with the reason."""
+        then swap; a failure leaves the old state serving and answers 409 with the reason.
+        With several workers, the others load the same (the shared generation) before the
+        answer, which says how many workers serve the new models."""
         start = time.perf_counter()
-        with reloading:
-            old = state()
-            try:
-                new = State(settings, log=old.log)
-                new.warm_up()
-            except Exception as err:  # BundleError, StoreError, RegistryError, ...
-                metrics.reloads.labels("failed").inc()
-                return JSONResponse({"detail": f"reload failed, still serving the previous "
-                                     f"models: {err}"}, status_code=409)  # fmt: skip
-            new.ready = True
-            holder["state"] = new
-            metrics.reference_positive.set(new.reference_positive_share)
+        try:
+            new = load(state())
+        except Exception as err:  # BundleError, StoreError, RegistryError, ...
+            metrics.reloads.labels("failed").inc()
+            return JSONResponse({"detail": f"reload failed, still serving the previous "
+                                 f"models: {err}"}, status_code=409)  # fmt: skip
         metrics.reloads.labels("ok").inc()
+        count = 1
+        if shared is not None:
+            failed, late = shared.wait(shared.bump(), RELOAD_WAIT_S)
+            if failed or late:
+                return JSONResponse({"detail": _partial(shared.workers, failed, late)},
+                                    status_code=409)  # fmt: skip
+            count = shared.workers
         return {"status": "reloaded", "seconds": round(time.perf_counter() - start, 3),
                 "model_version": new.version, "registry_version": new.champion.registry_version,
-                "rollout": _rollout_metadata(new)}  # fmt: skip
+                "rollout": _rollout_metadata(new), "workers": count}  # fmt: skip
 
     @app.post("/v1/predict", response_model=schemas.Prediction, summary="Score one row",
               responses=SCORING)  # fmt: skip
@@ -593,7 +648,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse,
              responses=AUTH)  # fmt: skip
     def prometheus() -> PlainTextResponse:
-        return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return PlainTextResponse(generate_latest(metrics.export), media_type=CONTENT_TYPE_LATEST)
 
     @app.exception_handler(RowError)
     async def row_error(request: Request, err: RowError) -> JSONResponse:
@@ -618,6 +673,17 @@ def create_app(settings: ServeSettings) -> FastAPI:
                             status_code=422)  # fmt: skip
 
     return app
+
+
+def _partial(total: int, failed: list[int], late: list[int]) -> str:
+    """Why a reload did not reach every worker."""
+    parts = [
+        f"worker(s) {failed} failed to load the new models" if failed else "",
+        f"worker(s) {late} did not answer within {RELOAD_WAIT_S:.0f} s" if late else "",
+    ]
+    return (f"reload reached {total - len(failed) - len(late)} of {total} workers: "
+            f"{'; '.join(p for p in parts if p)}; those still serve the previous models "
+            "(tabstudy_reloads_total{outcome=\"failed\"}); reload again")  # fmt: skip
 
 
 def _rollout_metadata(s: State) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from prometheus_client import CollectorRegistry
@@ -20,13 +21,21 @@ from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+if TYPE_CHECKING:
+    from tabstudy.serving.workers import Shared
+
 SMALL = 16
 """Arrays up to this long are counted in Python (one request's row), longer ones with numpy."""
 
 
 class ArrayHistogram(Collector):
-    """A histogram with fixed upper bounds ``buckets`` (``+Inf`` added), optionally one label,
-    registered in ``registry``."""
+    """A histogram with fixed upper bounds ``buckets`` (``+Inf`` added), optionally one label
+    whose values are known up front (``values``), registered in ``registry``.
+
+    The counts live in one float64 array, ``(rows, values, buckets + 2)`` (the bucket counts,
+    then the sum). With ``shared`` (:class:`.workers.Shared`) the array is in memory the
+    service's worker processes share, one row per worker: each writes only its own row, and
+    :meth:`collect` adds the rows up, so any worker's ``/metrics`` shows the whole service."""
 
     def __init__(
         self,
@@ -35,27 +44,38 @@ class ArrayHistogram(Collector):
         buckets: Sequence[float],
         registry: CollectorRegistry,
         label: str | None = None,
+        values: Sequence[str] = ("",),
+        shared: Shared | None = None,
     ) -> None:
         self.name, self.documentation, self.label = name, documentation, label
         self.bounds = np.asarray(sorted(buckets), dtype="float64")
         self._bound_list = self.bounds.tolist()
-        self._series: dict[str, tuple[np.ndarray, list[float]]] = {}
+        self.values = tuple(values) if label else ("",)
+        self._index = {v: i for i, v in enumerate(self.values)}
+        shape = (shared.workers if shared else 1, len(self.values), len(self.bounds) + 2)
+        self._data = shared.floats(*shape) if shared else np.zeros(shape)
+        self._shared = shared
         self._lock = threading.Lock()
-        if label is None:
-            self._series[""] = (np.zeros(len(self.bounds) + 1, dtype="int64"), [0.0])
         registry.register(self)
+
+    def _series(self, label: str) -> np.ndarray:
+        """This process's counts and sum of ``label`` (ValueError for an undeclared value)."""
+        index = self._index.get(label)
+        if index is None:
+            raise ValueError(f"{self.name}: label value {label!r} is not one of {self.values}")
+        return self._data[self._shared.worker if self._shared else 0, index]
 
     def observe(self, values: np.ndarray, label: str = "") -> None:
         """Count every value of ``values`` (NaN is skipped) under ``label``."""
+        series = self._series(label)
         values = np.asarray(values, dtype="float64")
         if len(values) <= SMALL:  # a few values: bisect beats numpy's per-call overhead
             plain = [v for v in values.tolist() if v == v]
             slots = [bisect.bisect_left(self._bound_list, v) for v in plain]
             with self._lock:
-                series = self._get(label)
                 for slot in slots:
-                    series[0][slot] += 1
-                series[1][0] += sum(plain)
+                    series[slot] += 1
+                series[-1] += sum(plain)
             return
         values = values[~np.isnan(values)]
         if not len(values):
@@ -65,29 +85,23 @@ class ArrayHistogram(Collector):
         counts = np.bincount(slots, minlength=len(self.bounds) + 1)
         total = float(values.sum())
         with self._lock:
-            series = self._get(label)
-            series[0][:] += counts
-            series[1][0] += total
-
-    def _get(self, label: str) -> tuple[np.ndarray, list[float]]:
-        """The bucket counts and the sum of ``label`` (created empty; call under the lock)."""
-        series = self._series.get(label)
-        if series is None:
-            series = self._series[label] = (np.zeros(len(self.bounds) + 1, "int64"), [0.0])
-        return series
+            series[:-1] += counts
+            series[-1] += total
 
     def collect(self) -> Iterator[Metric]:
-        """The ``_bucket`` (cumulative), ``_count`` and ``_sum`` series of every label value."""
+        """The ``_bucket`` (cumulative), ``_count`` and ``_sum`` series of every label value
+        (a labelled series once it has counted a value), summed over the worker rows."""
         family = HistogramMetricFamily(
             self.name, self.documentation, labels=[self.label] if self.label else None
         )
-        with self._lock:
-            snapshot = {k: (c.copy(), s[0]) for k, (c, s) in self._series.items()}
-        for label, (counts, total) in sorted(snapshot.items()):
-            cumulative = np.cumsum(counts).tolist()
+        totals = self._data.sum(axis=0)
+        for label, row in zip(self.values, totals, strict=True):
+            cumulative = np.cumsum(row[:-1]).tolist()
+            if self.label and not cumulative[-1]:
+                continue
             buckets = [(_bound(b), float(n)) for b, n in zip(self.bounds, cumulative, strict=False)]
             buckets.append(("+Inf", float(cumulative[-1])))
-            family.add_metric([label] if self.label else [], buckets, total)
+            family.add_metric([label] if self.label else [], buckets, float(row[-1]))
         yield family
 
     def describe(self) -> Iterator[Metric]:

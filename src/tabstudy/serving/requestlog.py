@@ -19,10 +19,18 @@ import json
 import os
 import queue
 import threading
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+import orjson
+
 from tabstudy import paths
+
+OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE | orjson.OPT_PASSTHROUGH_DATETIME
+"""Lines are encoded by orjson: numeric numpy arrays natively (NaN as null), dates and times
+as ``str`` gives them (:func:`_plain`)."""
 
 FILE_NAME = "requests.jsonl"
 _STOP = object()
@@ -43,12 +51,13 @@ class RequestLog:
         max_bytes: int = 64 * 2**20,
         keep: int = 5,
         max_queued: int = 10_000,
+        name: str = FILE_NAME,
     ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / FILE_NAME
+        self.path = directory / name
         self.max_bytes, self.keep = max_bytes, keep
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queued)
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close)
+        self._file = open(self.path, "ab")  # noqa: SIM115 (closed in close)
         self._size = self.path.stat().st_size
         self._thread = threading.Thread(target=self._run, name="request-log", daemon=True)
         self._thread.start()
@@ -73,7 +82,7 @@ class RequestLog:
                     break
             stop = any(b is _STOP for b in batch)
             lines = [
-                json.dumps(r, separators=(",", ":"), default=_plain) + "\n"
+                orjson.dumps(r, default=_plain, option=OPTIONS)
                 for records in batch if records is not _STOP for r in records
             ]  # fmt: skip
             for line in lines:
@@ -83,9 +92,9 @@ class RequestLog:
             if stop:
                 return
 
-    def _append(self, line: str) -> None:
+    def _append(self, line: bytes) -> None:
         """Write one line, rotating first when it would take the file past ``max_bytes``."""
-        size = len(line.encode("utf-8"))
+        size = len(line)
         if self._size and self._size + size > self.max_bytes:
             self._rotate()
         self._file.write(line)
@@ -104,7 +113,7 @@ class RequestLog:
             os.replace(self.path, rotated(self.path, 1))
         else:
             self.path.unlink()
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close)
+        self._file = open(self.path, "ab")  # noqa: SIM115 (closed in close)
         self._size = 0
 
     def close(self) -> None:
@@ -120,7 +129,13 @@ def rotated(path: Path, n: int) -> Path:
     return path.with_name(f"{path.name}.{n}")
 
 
-def files(path: Path) -> list[Path]:
+def worker_file(worker: int) -> str:
+    """The log file worker ``worker`` of the service writes: :data:`FILE_NAME` for the first
+    (the only one of a single-process service), ``requests-<worker>.jsonl`` for the others."""
+    return FILE_NAME if worker == 0 else f"{Path(FILE_NAME).stem}-{worker}{Path(FILE_NAME).suffix}"
+
+
+def _rotations(path: Path) -> list[Path]:
     """The log at ``path`` and its rotated files, oldest first."""
     older, n = [], 1
     while rotated(path, n).is_file():
@@ -129,9 +144,24 @@ def files(path: Path) -> list[Path]:
     return [*reversed(older), *([path] if path.is_file() else [])]
 
 
+def _workers(path: Path) -> list[Path]:
+    """``path`` and the other workers' logs beside it (``requests-<n>.jsonl``), by worker."""
+    stem, suffix = path.stem, path.suffix
+    others = [p for p in path.parent.glob(f"{stem}-*{suffix}")
+              if p.name[len(stem) + 1 : -len(suffix) or None].isdigit()]  # fmt: skip
+    return [path, *sorted(others, key=lambda p: int(p.name[len(stem) + 1 : -len(suffix)]))]
+
+
+def files(path: Path) -> list[Path]:
+    """The log at ``path`` and its rotated files, oldest first, then each other worker's
+    (:func:`worker_file`) the same way."""
+    return [f for log in _workers(path) for f in _rotations(log)]
+
+
 def read(path: Path) -> list[dict[str, Any]]:
-    """Every line of the log at ``path`` and its rotated files, oldest first, as dicts;
-    :class:`ValueError` naming the file and line of a bad one, or when there is no log."""
+    """Every line of the log at ``path``, its rotated files and the other workers' logs, as
+    dicts, oldest first (by their ``time`` when several workers wrote); :class:`ValueError`
+    naming the file and line of a bad one, or when there is no log."""
     found = files(path)
     if not found:
         raise ValueError(f"{paths.rel(path)}: no request log here; serve some requests first")
@@ -143,10 +173,18 @@ def read(path: Path) -> list[dict[str, Any]]:
                     records.append(json.loads(line))
                 except json.JSONDecodeError as err:
                     raise ValueError(f"{paths.rel(file)} line {number}: not JSON ({err})") from None
+    if len({_family(f) for f in found}) > 1:
+        records.sort(key=lambda r: r.get("time", 0.0))  # stable: one worker's order is kept
     return records
 
 
-def _sync(file: IO[str]) -> None:
+def _family(file: Path) -> str:
+    """The log a (possibly rotated) file belongs to."""
+    name = file.name
+    return name.rsplit(".", 1)[0] if name.rsplit(".", 1)[-1].isdigit() else name
+
+
+def _sync(file: IO[bytes]) -> None:
     """Flush and fsync ``file`` (a pipe or terminal cannot be fsynced: flushed only)."""
     file.flush()
     try:
@@ -157,5 +195,11 @@ def _sync(file: IO[str]) -> None:
 
 
 def _plain(value: Any) -> Any:
-    """numpy scalars as Python numbers."""
+    """What orjson does not encode itself: a numpy array it cannot take as it is (not
+    contiguous: made so; of objects: a list), numpy scalars as Python numbers, dates and times
+    as ``str`` writes them."""
+    if isinstance(value, np.ndarray):
+        return value.tolist() if value.dtype.kind == "O" else np.ascontiguousarray(value)
+    if isinstance(value, datetime | date | time):
+        return str(value)
     return value.item() if hasattr(value, "item") else str(value)

@@ -65,8 +65,8 @@ def _text(value: Any) -> str:
 
 def request_keys(columns: Mapping[str, Sequence[Any]], fields: Sequence[str]) -> list[str]:
     """Each row's request key: its ``fields`` joined with ``|``."""
-    n = len(next(iter(columns.values())))
-    return ["|".join(_text(columns[f][i]) for f in fields) for i in range(n)]
+    texts = [list(map(_text, columns[f])) for f in fields]
+    return list(map("|".join, zip(*texts, strict=True)))
 
 
 def key_fraction(key: str) -> float:
