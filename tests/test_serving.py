@@ -183,6 +183,51 @@ def test_metadata_names_the_model(work, server) -> None:
     assert "/v1/predict/batch" in httpx.get(f"{server}/openapi.json").json()["paths"]
 
 
+def _every_worker(url: str, tries: int = 400) -> dict[int, dict]:
+    """``/v1/metadata`` as each worker process answers it: fresh connections, 8 at a time,
+    until every one of the :data:`WORKERS` has answered."""
+
+    def ask(_: int) -> dict:
+        with httpx.Client(base_url=url, timeout=30) as client:  # a new connection each
+            return client.get("/v1/metadata").json()
+
+    seen: dict[int, dict] = {}
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(tries // 8):
+            seen.update({m["worker"]["index"]: m for m in pool.map(ask, range(8))})
+            if len(seen) == WORKERS:
+                return seen
+    raise AssertionError(f"only workers {sorted(seen)} of {WORKERS} answered in {tries} tries")
+
+
+def test_every_worker_serves_one_version_counts_for_the_service_and_reloads(server) -> None:
+    """Two forked workers: one model version, one /metrics for both, and a reload that
+    returns once every worker serves the new generation."""
+    before = _every_worker(server)
+    assert len({m["worker"]["pid"] for m in before.values()}) == WORKERS
+    assert len({m["model_version"] for m in before.values()}) == 1
+    assert {m["worker"]["of"] for m in before.values()} == {WORKERS}
+    name = 'tabstudy_requests_total{path="/v1/predict",status="200"}'
+    counted, scored = _metric(server, name), _metric(server, "tabstudy_prediction_score_count")
+
+    def predict(i: int) -> int:
+        with httpx.Client(base_url=server, timeout=30) as client:
+            return client.post("/v1/predict", json={**GOOD, "flight": 1 + i}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(predict, range(40))) == {200}
+    assert _metric(server, name) == counted + 40  # whichever worker answered
+    assert _metric(server, "tabstudy_prediction_score_count") == scored + 40
+    reloaded = httpx.post(f"{server}/v1/admin/reload", timeout=120)
+    assert reloaded.status_code == 200 and reloaded.json()["workers"] == WORKERS, reloaded.text
+    after = _every_worker(server)
+    generations = {m["worker"]["generation"] for m in after.values()}
+    assert len(generations) == 1
+    assert generations.pop() > max(m["worker"]["generation"] for m in before.values())
+    assert {m["model_version"] for m in after.values()} == {before[0]["model_version"]}
+    assert _metric(server, 'tabstudy_reloads_total{outcome="ok"}') >= WORKERS
+
+
 GOOD = {"carrier": "UA", "flight": 1545, "tailnum": "N14228", "origin": "EWR", "dest": "IAH",
         "sched_dep": "2013-12-24T17:30:00", "sched_arr": "20:55"}  # fmt: skip
 

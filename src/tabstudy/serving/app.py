@@ -196,6 +196,19 @@ class Metrics:
             registry=self.registry,
         )  # fmt: skip
 
+    def known(self, state: "State") -> None:
+        """Start the series whose label values are known at 0 (Prometheus' advice: a series
+        that appears only on its first event breaks ``rate()``; with several workers a family
+        without a sample is not exported at all)."""
+        for name in state.vocab:
+            self.unseen.labels(name)
+        for source in state.sources:
+            self.stale.labels(source.name)
+        for agree in ("yes", "no"):
+            self.agreement.labels(agree)
+        for outcome in ("ok", "failed"):
+            self.reloads.labels(outcome)
+
     def response(self, path: str, status: int, seconds: float) -> None:
         """Count one response (paths outside the API are pooled as ``other``)."""
         label = path if path in PATHS else "other"
@@ -476,6 +489,7 @@ def create_app(settings: ServeSettings, shared: workers.Shared | None = None) ->
     holder: dict[str, State] = {}
     reloading = threading.Lock()
     worker = shared.worker if shared else 0
+    served = [0]  # the reload generation this worker serves (several workers)
 
     def load(old: State | None) -> State:
         """A new state beside ``old`` (its request log kept), warmed up; swapped in."""
@@ -485,6 +499,7 @@ def create_app(settings: ServeSettings, shared: workers.Shared | None = None) ->
             new.ready = True
             holder["state"] = new
             metrics.reference_positive.set(new.reference_positive_share)
+            metrics.known(new)
             return new
 
     async def follow(seen: int) -> None:
@@ -504,6 +519,8 @@ def create_app(settings: ServeSettings, shared: workers.Shared | None = None) ->
             except Exception:
                 ok = False
             metrics.reloads.labels("ok" if ok else "failed").inc()
+            if ok:
+                served[0] = generation
             shared.acknowledge(generation, ok)
 
     @asynccontextmanager
@@ -511,6 +528,7 @@ def create_app(settings: ServeSettings, shared: workers.Shared | None = None) ->
         nonlocal worker
         worker = shared.worker if shared else 0  # set in the forked child
         seen = int(shared.generation[0]) if shared else 0
+        served[0] = seen
         load(None)
         following = None
         if shared is not None:
@@ -570,6 +588,12 @@ def create_app(settings: ServeSettings, shared: workers.Shared | None = None) ->
             "features": [f.name for f in s.bundle.spec.features],
             "online_store": s.online.describe(),
             "blessing": s.champion.blessing,
+            "worker": {
+                "index": worker,
+                "of": shared.workers if shared else 1,
+                "pid": os.getpid(),
+                "generation": served[0],
+            },
             **dict(settings.extra_metadata),
         }
 
@@ -591,7 +615,8 @@ def create_app(settings: ServeSettings, shared: workers.Shared | None = None) ->
         metrics.reloads.labels("ok").inc()
         count = 1
         if shared is not None:
-            failed, late = shared.wait(shared.bump(), RELOAD_WAIT_S)
+            served[0] = shared.bump()
+            failed, late = shared.wait(served[0], RELOAD_WAIT_S)
             if failed or late:
                 return JSONResponse({"detail": _partial(shared.workers, failed, late)},
                                     status_code=409)  # fmt: skip
