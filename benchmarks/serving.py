@@ -161,8 +161,28 @@ def _load(
     return lat, len(lat) / (time.perf_counter() - start)
 
 
-def _batch_rows_per_s(url: str, rows: int = 10_000, repeats: int = 5) -> float:
-    body = {k: [v] * rows for k, v in BODY.items()}
+def flights_batch(rows: int = 10_000) -> dict[str, list[Any]]:
+    """The last ``rows`` December 2013 flights of the raw data with a tail number, as the batch
+    endpoint's columns: distinct flights, as a nightly scoring job sends (a batch of one row
+    repeated would look up one key per column and flatter the service)."""
+    import pandas as pd
+
+    raw = pd.read_parquet(ROOT / "data" / "raw" / "flights.parquet")
+    dec = raw[(raw["month"] == 12) & raw["tailnum"].notna()].tail(rows)
+
+    def hhmm(t: pd.Series) -> pd.Series:
+        return (t // 100 % 24).astype(str).str.zfill(2) + ":" + (t % 100).astype(str).str.zfill(2)
+
+    day = pd.to_datetime(dec[["year", "month", "day"]]).dt.strftime("%Y-%m-%d")
+    return {"carrier": dec["carrier"].tolist(), "flight": dec["flight"].tolist(),
+            "tailnum": dec["tailnum"].tolist(), "origin": dec["origin"].tolist(),
+            "dest": dec["dest"].tolist(),
+            "sched_dep": (day + "T" + hhmm(dec["sched_dep_time"]) + ":00").tolist(),
+            "sched_arr": hhmm(dec["sched_arr_time"]).tolist()}  # fmt: skip
+
+
+def _batch_rows_per_s(url: str, body: dict[str, list[Any]], repeats: int = 5) -> float:
+    rows = len(body["carrier"])
     with httpx.Client(base_url=url, timeout=120) as c:
         c.post("/v1/predict/batch", json=body).raise_for_status()  # warm-up (shape)
         start = time.perf_counter()
@@ -190,6 +210,7 @@ def main() -> None:
     serve = [sys.executable, "-m", "tabstudy.pipeline.serve", "--workers"]
     configs = {"1 worker": [*serve, "1"], f"{args.workers} workers": [*serve, str(args.workers)],
                "naive": [sys.executable, __file__, "--serve-naive"]}  # fmt: skip
+    batch = flights_batch()
     started = {name: _start(cmd) for name, cmd in configs.items()}
     results: dict[str, dict[str, Any]] = {name: {} for name in configs}
     try:
@@ -200,7 +221,7 @@ def main() -> None:
         for name, (_, url) in started.items():
             if name == "naive":
                 continue
-            results[name]["batch"] = _batch_rows_per_s(url)
+            results[name]["batch"] = _batch_rows_per_s(url, batch)
             results[name]["livez"] = _load(url, args.requests, 1, "/livez")
             results[name]["explain"] = _load(url, args.requests // 4, 1, "/v1/explain")
     finally:
@@ -225,7 +246,8 @@ def _report(results: dict[str, dict[str, Any]], single: str, several: str) -> No
         res = results[name]
         floor, p50 = np.median(res["livez"][0]), np.median(res[1][0])
         explain = _percentiles(res["explain"][0])
-        print(f"{name}: batch endpoint, 10,000-row batches: {res['batch']:,.0f} rows/s; "
+        print(f"{name}: batch endpoint, 10,000 distinct flights a batch: {res['batch']:,.0f} "
+              f"rows/s; "
               f"1 client: /livez p50 {floor:.2f} ms (the framework's floor), /v1/predict p50 "
               f"{p50 / floor:.2f}x it; /v1/explain p50 {explain[0]:.2f} ms, "
               f"p99 {explain[1]:.2f} ms")  # fmt: skip

@@ -284,3 +284,33 @@ def test_log_lines_write_feature_arrays_as_json_nan_as_null(tmp_path) -> None:
         "request": {"sched_dep": ["2013-12-23 18:04:00"], "sched_arr": ["21:13:00"]},
     }  # fmt: skip
     assert "NaN" not in line and line.endswith("}\n")
+
+
+def test_a_batch_looks_up_each_distinct_key_once_with_the_row_by_row_answer() -> None:
+    from tabstudy.studies.flights.online import FEW, _key, _lookup
+
+    rng = np.random.default_rng(0)
+    n = 5 * FEW
+    columns = [rng.choice(["EWR", "JFK", "LGA"], n).astype(object),
+               rng.choice(["2013-12-23", "2013-12-24"], n).astype(object),
+               rng.integers(5, 23, n)]  # fmt: skip
+    table = {k: i for i, k in enumerate(sorted(set(_key(columns))))}
+    del table[next(iter(table))]  # one key the table does not hold
+    expected = [table.get(k, -1) for k in _key(columns)]
+    assert _lookup(columns, table, -1) == expected
+    assert _lookup([c[:FEW] for c in columns], table, -1) == expected[:FEW]
+    assert -1 in expected
+
+
+def test_request_keys_of_a_batch_equal_those_of_its_rows() -> None:
+    from datetime import datetime
+
+    from tabstudy.serving import rollout
+
+    rows = {"carrier": ["UA", None, "B6"], "flight": [1712, 3, 1712],
+            "sched_dep": [datetime(2013, 1, 1, 5), None, datetime(2013, 1, 1, 5, 30)]}  # fmt: skip
+    one = [rollout.request_keys({k: [v[i]] for k, v in rows.items()}, list(rows))[0]
+           for i in range(3)]  # fmt: skip
+    assert one == ["UA|1712|2013-01-01T05:00:00", "|3|", "B6|1712|2013-01-01T05:30:00"]
+    many = rollout.request_keys({k: v * rollout.FEW for k, v in rows.items()}, list(rows))
+    assert many == one * rollout.FEW

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 MODES: tuple[str, ...] = ("none", "shadow", "canary")
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -63,9 +64,19 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+FEW = 64
+"""Up to this many rows, :func:`request_keys` converts every value."""
+
+
 def request_keys(columns: Mapping[str, Sequence[Any]], fields: Sequence[str]) -> list[str]:
     """Each row's request key: its ``fields`` joined with ``|``."""
-    texts = [list(map(_text, columns[f])) for f in fields]
+    if len(next(iter(columns.values()))) <= FEW:
+        texts = [list(map(_text, columns[f])) for f in fields]
+    else:  # each distinct value converted once (a batch repeats airports, dates)
+        texts = []
+        for f in fields:
+            codes, uniques = pd.factorize(np.asarray(columns[f], dtype=object))  # None: -1
+            texts.append(np.array([*map(_text, uniques), ""], dtype=object)[codes].tolist())
     return list(map("|".join, zip(*texts, strict=True)))
 
 

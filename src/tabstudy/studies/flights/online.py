@@ -165,6 +165,28 @@ def _key(columns: Sequence[Sequence[Any]]) -> list[str]:
     return ["|".join(map(str, parts)) for parts in zip(*columns, strict=True)]
 
 
+FEW = 64
+"""Up to this many rows, :func:`_lookup` builds every row's key."""
+
+
+def _lookup(columns: Sequence[Sequence[Any]], table: Mapping[str, Any], default: Any) -> list[Any]:
+    """``table`` at each row's :func:`_key` (``default`` where absent). A batch repeats a few
+    distinct rows (airports, carriers, hours): their keys are built and looked up once each
+    (the rows grouped by factorizing every column, whose equal values must print alike: one
+    type per column, as validation gives), then spread back to the rows."""
+    n = len(columns[0])
+    if n <= FEW:
+        return [table.get(k, default) for k in _key(columns)]
+    arrays = [np.asarray(c, dtype=object) for c in columns]
+    combined = np.zeros(n, dtype="int64")
+    for values in arrays:  # one code per distinct combination of the columns' values
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        combined = combined * max(len(uniques), 1) + codes
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    found = [table.get(k, default) for k in _key([a[first] for a in arrays])]
+    return [found[i] for i in inverse.tolist()]
+
+
 def _events(outcomes: pd.DataFrame) -> dict[str, _Groups]:
     times = outcomes["known_at"].to_numpy("int64")
     late = outcomes["late"].to_numpy("int64")
@@ -262,8 +284,8 @@ class FlightsOnline:
         return out
 
     def _departures(self, origin: np.ndarray, days: np.ndarray, hour: np.ndarray) -> np.ndarray:
-        keys = _key([origin, days.astype(str), hour])
-        return np.array([self.departures.get(k, np.nan) for k in keys], dtype="float64")
+        return np.array(_lookup([origin, days.astype(str), hour], self.departures, np.nan),
+                        dtype="float64")  # fmt: skip
 
     def features(self, columns: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
         """The raw features of flights described as in :class:`FlightRequest` (columns of
@@ -297,8 +319,8 @@ class FlightsOnline:
         out["days_to_holiday"] = features.holiday_distance(rows["days"], self.holidays)
         codes = {"all": np.zeros(n, dtype="int64")}
         for name, cols in history.GROUPS.items():
-            keys = _key([{"origin": origin, "dest": dest, "carrier": carrier}[c] for c in cols])
-            codes[name] = np.array([self.groups[name].codes.get(k, -1) for k in keys], "int64")
+            keys = [{"origin": origin, "dest": dest, "carrier": carrier}[c] for c in cols]
+            codes[name] = np.array(_lookup(keys, self.groups[name].codes, -1), "int64")
         indexes = {name: g.index for name, g in self.groups.items()}
         smoothing = float(self.meta["history_smoothing"])
         out.update(history.rates(indexes, codes, rows["prediction"], smoothing))
