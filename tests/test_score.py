@@ -23,7 +23,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from tabstudy.data.readers import DataReadError
-from tabstudy.serving import batch
+from tabstudy.serving import batch, freshness
 from tabstudy.serving.features import RowError
 
 from .conftest import REPO, _env, set_params
@@ -69,6 +69,17 @@ class FakeOnline:
 
     def describe(self) -> dict[str, Any]:
         return {}
+
+    def prediction_times(self, columns: dict[str, list[Any]]) -> np.ndarray | None:
+        """None: the fake study has no time (no row is ever stale)."""
+        return None
+
+
+class TimedOnline(FakeOnline):
+    """Row ``id`` is predicted at hour ``id`` (epoch seconds)."""
+
+    def prediction_times(self, columns: dict[str, list[Any]]) -> np.ndarray:
+        return np.asarray(columns["id"], dtype="int64") * 3600
 
 
 class FakeRuntime:
@@ -125,7 +136,7 @@ def test_csv_and_parquet_give_the_same_predictions(tmp_path) -> None:
     a, b = pq.read_table(csv_out), pq.read_table(pq_out)
     np.testing.assert_array_equal(a["probability"].to_numpy(), b["probability"].to_numpy())
     np.testing.assert_array_equal(a["probability"].to_numpy(), _expected(ROWS))
-    assert a.column_names == ["id", "probability", "decision", "model_version"]
+    assert a.column_names == ["id", "probability", "decision", "model_version", "stale"]
     assert a["decision"].to_pylist() == [p >= 0.5 for p in _expected(ROWS)]
     assert a["id"].to_pylist() == b["id"].to_pylist() == [1, 2, 3]  # CSV text as validated
     assert a.schema == b.schema
@@ -135,6 +146,22 @@ def test_csv_and_parquet_give_the_same_predictions(tmp_path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "csv.parquet", "pq.parquet", "rows.csv", "rows.parquet"
     ]  # fmt: skip
+
+
+def test_rows_past_a_store_source_are_named_in_the_stale_column_and_counted(tmp_path) -> None:
+    """The service's rule in a file: hour 3 lies an hour past the watermark (hour 2, no slack
+    allowed), hours 1 and 2 are fresh; across chunks of 2 rows."""
+    events = freshness.Source("events", first=3600, watermark=2 * 3600, max_age=0)
+    src = _parquet(tmp_path / "rows.parquet", ROWS)
+    result = batch.score_file(src, tmp_path / "o.parquet", TimedOnline(), FakeModel(), 2,
+                              sources=[events])  # fmt: skip
+    out = pq.read_table(tmp_path / "o.parquet")
+    assert out.column_names[-1] == "stale"
+    assert out["stale"].to_pylist() == [[], [], ["events"]]
+    assert result.stale == {"events": 1}
+    plain = _score(src, tmp_path / "p.parquet")
+    assert pq.read_table(tmp_path / "p.parquet")["stale"].to_pylist() == [[], [], []]
+    assert plain.stale == {}
 
 
 def test_file_metadata_names_model_and_input(tmp_path) -> None:
@@ -182,7 +209,8 @@ def test_a_table_study_keeps_every_input_column_as_read(tmp_path) -> None:
     src = _csv(tmp_path / "t.csv", "name,x,note", "007,1.5,first", ",,", "Ünï,NA,third")
     result = _score(src, tmp_path / "out.parquet", online=FakeOnline(TableRow))
     out = pq.read_table(tmp_path / "out.parquet")
-    assert out.column_names == ["name", "x", "note", "probability", "decision", "model_version"]
+    assert out.column_names == [
+        "name", "x", "note", "probability", "decision", "model_version", "stale"]  # fmt: skip
     assert out["name"].to_pylist() == ["007", None, "Ünï"]
     assert out["x"].to_pylist() == [1.5, None, None] and out["note"].type == pa.string()
     expected = _expected({"name": ["007", None, "Ünï"], "x": [1.5, None, None]})

@@ -27,7 +27,7 @@ from typing import get_args
 from tabstudy import config, paths, registry, studies
 from tabstudy.data.readers import DataReadError
 from tabstudy.pipeline import serve
-from tabstudy.serving import batch, store
+from tabstudy.serving import batch, freshness, store
 from tabstudy.serving.app import Variant
 from tabstudy.serving.features import OnlineFeatures
 
@@ -75,11 +75,14 @@ def load_model(cfg: config.StageConfig, model: str, runtime: str) -> tuple[Varia
 
 
 def summary(result: batch.ScoreResult) -> str:
-    """One line: rows, seconds, rows per second, output."""
+    """One line: rows, seconds, rows per second, output; the rows scored with stale features
+    by source, when there are any."""
     rate = result.rows / result.seconds if result.seconds > 0 else float("inf")
+    stale = ", ".join(f"{name} {n:,}" for name, n in sorted(result.stale.items()))
     return (
         f"scored {result.rows:,} rows in {result.seconds:.1f} s ({rate:,.0f} rows/s) "
         f"-> {result.output}"
+        + (f"; rows with stale features (column stale), by source: {stale}" if stale else "")
     )
 
 
@@ -96,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         model, online = load_model(
             cfg, args.model or cfg.serve.model, args.runtime or cfg.score.runtime
         )
+        sources = freshness.sources(online.event_sources(), cfg.serve.max_staleness_hours)
     except (ValueError, registry.RegistryError) as err:  # Config, Bundle, Store errors
         print(f"cannot score: {err}", file=sys.stderr)
         return 2
@@ -107,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             chunk_rows=args.chunk_rows or cfg.score.chunk_rows, delimiter=delimiter,
             progress=not args.no_progress and sys.stderr.isatty(),
             metadata={"bundle_sha256": digest, "study": model.bundle.spec.study},
+            sources=sources,
         )  # fmt: skip
     except DataReadError as err:
         print(f"cannot score: {err}", file=sys.stderr)

@@ -17,9 +17,11 @@ file is left behind.
 Output columns: the request model's key fields (``request_key``, as the service's rollout uses
 them) or, when it declares none (a table study), every input column, as read (a CSV's number
 and boolean fields as validated, so CSV and Parquet inputs give the same types); then
-``probability``, ``decision`` (probability >= threshold) and ``model_version``
-(dictionary-encoded). The file's key-value metadata say which model answered, with which
-runtime and threshold, on which input (:func:`file_metadata`).
+``probability``, ``decision`` (probability >= threshold), ``model_version``
+(dictionary-encoded) and ``stale``: each row's online-store sources that have no data for its
+prediction time (:mod:`.freshness`, the service's rule; an empty list when all are fresh).
+The file's key-value metadata say which model answered, with which runtime and threshold, on
+which input (:func:`file_metadata`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import csv
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import NoneType
 from typing import Any, Protocol, get_args
@@ -50,11 +52,11 @@ from tabstudy.data.readers import (
     check_header,
 )
 from tabstudy.data.readers import check_columns as check_required
-from tabstudy.serving import schemas
+from tabstudy.serving import freshness, schemas
 from tabstudy.serving.features import OnlineFeatures, RowError
 from tabstudy.serving.runtime import Runtime
 
-OUTPUT_COLUMNS: tuple[str, ...] = ("probability", "decision", "model_version")
+OUTPUT_COLUMNS: tuple[str, ...] = ("probability", "decision", "model_version", "stale")
 SCALAR_TYPES: dict[Any, pa.DataType] = {int: pa.int64(), float: pa.float64(), bool: pa.bool_()}
 CSV_BLOCK_BYTES = 1 << 20
 """Bytes pyarrow parses at a time from a CSV (memory is this plus a chunk)."""
@@ -92,6 +94,8 @@ class ScoreResult:
     seconds: float
     output: Path
     ignored: tuple[str, ...]
+    stale: dict[str, int] = field(default_factory=dict)
+    """Rows scored with stale features, by source."""
 
 
 def check_file(path: Path) -> None:
@@ -330,6 +334,7 @@ def typed_fields(request_model: type[BaseModel]) -> dict[str, pa.DataType]:
 def output_table(
     chunk: pa.Table, keep: Sequence[str], probabilities: np.ndarray, model: Scorer,
     typed: Mapping[str, tuple[pa.DataType, list[Any]]] | None = None,
+    stale: list[list[str]] | None = None,
 ) -> pa.Table:  # fmt: skip
     """The output rows of one chunk: the kept input columns (those in ``typed`` replaced by
     their validated values), probability, decision and the model version (dictionary-encoded:
@@ -344,7 +349,10 @@ def output_table(
             out = out.set_column(out.column_names.index(name), name, pa.array(values, kind))
     out = out.append_column("probability", pa.array(probabilities, pa.float64()))
     out = out.append_column("decision", pa.array(probabilities >= model.threshold, pa.bool_()))
-    return out.append_column("model_version", version).replace_schema_metadata(None)
+    out = out.append_column("model_version", version)
+    stale_rows = stale if stale is not None else [[] for _ in range(n)]
+    out = out.append_column("stale", pa.array(stale_rows, pa.list_(pa.string())))
+    return out.replace_schema_metadata(None)
 
 
 def file_metadata(
@@ -371,10 +379,12 @@ def _empty(source: Source) -> DataReadError:
 
 
 def scored_chunks(
-    source: Source, online: OnlineFeatures, model: Scorer, chunk_rows: int
-) -> Iterator[pa.Table]:
+    source: Source, online: OnlineFeatures, model: Scorer, chunk_rows: int,
+    sources: Sequence[freshness.Source] = (), counts: dict[str, int] | None = None,
+) -> Iterator[pa.Table]:  # fmt: skip
     """The output table of each chunk of ``source`` (checked by :func:`check_columns`), in
-    file order: validated, featurised, scored (see the module docstring)."""
+    file order: validated, featurised, scored, its rows' stale ``sources`` named (and counted
+    in ``counts``; see the module docstring)."""
     request_model = online.request_model
     keep = kept_columns(source.names, request_model)
     typed = typed_fields(request_model) if source.is_csv else {}
@@ -383,9 +393,14 @@ def scored_chunks(
     start = 0
     for chunk in rechunk(source.read([n for n in source.names if n in needed]), chunk_rows):
         valid = validate_chunk(source, batch_model, chunk, start)
+        stale = freshness.check(tuple(sources), online.prediction_times(valid))
         probabilities = predict_chunk(source, online, model, valid, start)
         retyped = {n: (kind, valid[n]) for n, kind in typed.items() if n in valid}
-        yield output_table(chunk, keep, probabilities, model, retyped)
+        for name, mask in stale.items():
+            if counts is not None:
+                counts[name] = counts.get(name, 0) + int(mask.sum())
+        rows = freshness.per_row(stale, chunk.num_rows)
+        yield output_table(chunk, keep, probabilities, model, retyped, rows)
         start += chunk.num_rows
 
 
@@ -398,6 +413,7 @@ def score_file(
     delimiter: str = ",",
     progress: bool = False,
     metadata: Mapping[str, str] | None = None,
+    sources: Sequence[freshness.Source] = (),
 ) -> ScoreResult:
     """Score every row of the CSV or Parquet file ``path`` into the Parquet file ``dest``.
 
@@ -411,6 +427,8 @@ def score_file(
         delimiter: a CSV's field separator.
         progress: show a progress bar (rows) on stderr.
         metadata: more key-value metadata for the output (e.g. the bundle's digest).
+        sources: the online store's event sources and their limits (:func:`.freshness.sources`):
+            rows past them get their names in ``stale``.
 
     Raises:
         DataReadError: bad input (see the module docstring); ``dest`` is left as it was.
@@ -422,12 +440,13 @@ def score_file(
         raise _empty(source)
     meta = file_metadata(source.path, model, metadata)
     rows = 0
+    counts: dict[str, int] = {}
     writer: pq.ParquetWriter | None = None  # opened with the first chunk's schema
     bar = tqdm(total=source.rows, unit="rows", unit_scale=True, file=sys.stderr,
                disable=not progress, desc=source.path.name)  # fmt: skip
     with bar, artifacts.atomic_path(Path(dest), suffix=".parquet") as tmp:
         try:
-            for table in scored_chunks(source, online, model, chunk_rows):
+            for table in scored_chunks(source, online, model, chunk_rows, sources, counts):
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, table.schema.with_metadata(meta))
                 writer.write_table(table)
@@ -439,4 +458,4 @@ def score_file(
         if writer is None:
             raise _empty(source)
     ignored = tuple(n for n in source.names if n not in online.request_model.model_fields)
-    return ScoreResult(rows, time.perf_counter() - began, Path(dest), ignored)
+    return ScoreResult(rows, time.perf_counter() - began, Path(dest), ignored, counts)
