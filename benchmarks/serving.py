@@ -224,11 +224,64 @@ def main() -> None:
             results[name]["batch"] = _batch_rows_per_s(url, batch)
             results[name]["livez"] = _load(url, args.requests, 1, "/livez")
             results[name]["explain"] = _load(url, args.requests // 4, 1, "/v1/explain")
+            results[name]["memory"] = _memory(started[name][0].pid)
     finally:
         for proc, _ in started.values():
             proc.terminate()
             proc.wait(timeout=60)
     _report(results, next(iter(configs)), list(configs)[1])
+    _budget()
+
+
+def _memory(pid: int) -> list[tuple[int, int]]:
+    """Resident and proportional set size (MiB) of ``pid`` and each child (a worker): PSS
+    splits the pages processes share, so it shows what forking after the load saves."""
+    out = []
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for p in [pid, *map(int, children.read_text().split())]:
+        fields = dict(
+            line.split(":", 1)
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()[1:]
+        )
+        out.append(tuple(int(fields[k].split()[0]) // 1024 for k in ("Rss", "Pss")))
+    return out
+
+
+def _budget(repeats: int = 2000) -> None:
+    """Where one row's time goes, in this process without HTTP (microseconds each, median of
+    ``repeats``): decoding and validating the JSON body, the features, the runtime, the whole
+    of scoring (features, runtime, freshness, request-log record and metrics)."""
+    from tabstudy.pipeline import serve
+    from tabstudy.serving.app import Metrics, State, _score
+
+    ready, _, _ = serve.settings()
+    state = State(ready)
+    state.warm_up()
+    metrics, body = Metrics(), json.dumps(BODY).encode()
+    row = ready.request_model.model_validate_json(body)
+
+    def columns() -> dict[str, list[Any]]:
+        return {k: [v] for k, v in dict(row).items()}
+
+    feats = state.online.features(columns())
+    steps = {
+        "decode+validate": lambda: ready.request_model.model_validate_json(body),
+        "features": lambda: state.online.features(columns()),
+        "runtime": lambda: state.champion.runtime.predict(feats),
+        "scoring in all": lambda: _score(state, metrics, columns(), "predict"),
+    }
+    times = {}
+    for name, step in steps.items():
+        runs = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            step()
+            runs.append(time.perf_counter() - t)
+        times[name] = float(np.median(runs)) * 1e6
+    state.log.close()
+    print(
+        "one row, in-process (µs, median): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items())
+    )
 
 
 def _report(results: dict[str, dict[str, Any]], single: str, several: str) -> None:
@@ -244,6 +297,11 @@ def _report(results: dict[str, dict[str, Any]], single: str, several: str) -> No
           f"{several} / naive = {many / naive:.0f}x")  # fmt: skip
     for name in (single, several):
         res = results[name]
+        memory = "; ".join(f"{'parent' if i == 0 and len(res['memory']) > 1 else 'process'} "
+                           f"RSS {rss} MiB, PSS {pss} MiB" if i == 0 else
+                           f"worker {i - 1} RSS {rss} MiB, PSS {pss} MiB"
+                           for i, (rss, pss) in enumerate(res["memory"]))  # fmt: skip
+        print(f"{name}: memory: {memory}")
         floor, p50 = np.median(res["livez"][0]), np.median(res[1][0])
         explain = _percentiles(res["explain"][0])
         print(f"{name}: batch endpoint, 10,000 distinct flights a batch: {res['batch']:,.0f} "
