@@ -153,3 +153,15 @@ def test_the_logs_of_several_workers_read_as_one_oldest_first(tmp_path) -> None:
     assert [p.name for p in requestlog.files(path)] == [
         "requests.jsonl", "requests-1.jsonl", "requests-2.jsonl"]  # fmt: skip
     assert [r["time"] for r in requestlog.read(path)] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+
+
+def test_auto_workers_follow_a_cgroup_cpu_quota(tmp_path) -> None:
+    available = len(os.sched_getaffinity(0))
+    quota = tmp_path / "cpu.max"
+    quota.write_text("max 100000\n")
+    assert workers.cores(quota) == available
+    quota.write_text("150000 100000\n")  # docker run --cpus 1.5
+    assert workers.cores(quota) == min(available, 2)
+    quota.write_text("50000 100000\n")
+    assert workers.cores(quota) == 1
+    assert workers.cores(tmp_path / "absent") == available

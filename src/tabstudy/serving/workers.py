@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import mmap
 import multiprocessing
 import os
@@ -32,6 +33,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -187,6 +189,19 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def cores() -> int:
-    """The CPU cores this process may run on."""
-    return len(os.sched_getaffinity(0))
+CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+"""cgroup v2's CPU quota of this process's group (``max 100000`` when unlimited)."""
+
+
+def cores(cpu_max: Path = CPU_MAX) -> int:
+    """The cores this process may use: the CPUs it may run on, or fewer when its cgroup has
+    a CPU quota (a container run with ``--cpus 2`` on a 64-core host sees 64 CPUs; 64 workers
+    would each load the models into memory it does not have)."""
+    count = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+    except (OSError, ValueError):
+        return count
+    if quota == "max":
+        return count
+    return max(1, min(count, math.ceil(int(quota) / int(period))))
