@@ -492,13 +492,16 @@ def create_app(settings: ServeSettings, shared: workers.Shared | None = None) ->
     metrics = Metrics(shared)
     holder: dict[str, State] = {}
     reloading = threading.Lock()
-    worker = shared.worker if shared else 0
     served = [0]  # the reload generation this worker serves (several workers)
+
+    def index() -> int:
+        """This process's worker index (set in each forked child)."""
+        return shared.worker if shared else 0
 
     def load(old: State | None) -> State:
         """A new state beside ``old`` (its request log kept), warmed up; swapped in."""
         with reloading:
-            new = State(settings, log=old.log if old else None, worker=worker)
+            new = State(settings, log=old.log if old else None, worker=index())
             new.warm_up()
             new.ready = True
             holder["state"] = new
@@ -515,7 +518,7 @@ def create_app(settings: ServeSettings, shared: workers.Shared | None = None) ->
             if generation == seen:
                 continue
             seen = generation
-            if shared.acks[worker] >= generation:  # this worker's own reload
+            if shared.acks[index()] >= generation:  # this worker's own reload
                 continue
             try:
                 await asyncio.to_thread(load, holder["state"])
@@ -529,8 +532,6 @@ def create_app(settings: ServeSettings, shared: workers.Shared | None = None) ->
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nonlocal worker
-        worker = shared.worker if shared else 0  # set in the forked child
         seen = int(shared.generation[0]) if shared else 0
         served[0] = seen
         load(None)
@@ -595,7 +596,7 @@ def create_app(settings: ServeSettings, shared: workers.Shared | None = None) ->
             "online_store": s.online.describe(),
             "blessing": s.champion.blessing,
             "worker": {
-                "index": worker,
+                "index": index(),
                 "of": shared.workers if shared else 1,
                 "pid": os.getpid(),
                 "generation": served[0],

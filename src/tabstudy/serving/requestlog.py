@@ -169,7 +169,8 @@ def read(path: Path) -> list[dict[str, Any]]:
     """Every line of the log at ``path``, its rotated files and the other workers' logs, as
     dicts, oldest first (by their ``time`` when several workers wrote); :class:`ValueError`
     naming the file and line of a bad one, or when there is no log."""
-    found = files(path)
+    logs = [found for log in _workers(path) if (found := _rotations(log))]
+    found = [f for files_of_one in logs for f in files_of_one]
     if not found:
         raise ValueError(f"{paths.rel(path)}: no request log here; serve some requests first")
     records = []
@@ -180,15 +181,9 @@ def read(path: Path) -> list[dict[str, Any]]:
                     records.append(json.loads(line))
                 except json.JSONDecodeError as err:
                     raise ValueError(f"{paths.rel(file)} line {number}: not JSON ({err})") from None
-    if len({_family(f) for f in found}) > 1:
+    if len(logs) > 1:
         records.sort(key=lambda r: r.get("time", 0.0))  # stable: one worker's order is kept
     return records
-
-
-def _family(file: Path) -> str:
-    """The log a (possibly rotated) file belongs to."""
-    name = file.name
-    return name.rsplit(".", 1)[0] if name.rsplit(".", 1)[-1].isdigit() else name
 
 
 def _sync(file: IO[bytes]) -> None:
