@@ -107,6 +107,20 @@ def test_every_runtime_matches_keras_on_awkward_rows(written, model) -> None:
     assert onnx[1] == pytest.approx(expected[1], abs=1e-6)
 
 
+def test_litert_answers_alike_whatever_the_calls_before(written) -> None:
+    """The interpreter is resized only when the batch size changes: a call gives the bits a
+    fresh interpreter gives, after calls of other sizes and other string lengths (non-ASCII
+    vocabulary included: LiteRT writes the strings as UTF-8)."""
+    blob = (written[0] / export.LITERT_FILE).read_bytes()
+    rows, reused = awkward_rows(), export.LiteModel(blob, KINDS)
+    rng = np.random.default_rng(1)
+    for size in (1, 1, 6, 3, 3, 1, 6, 2):
+        pick = rng.permutation(6)[:size]
+        batch = {k: v[pick] for k, v in rows.items()}
+        fresh = export.LiteModel(blob, KINDS).predict(batch)
+        np.testing.assert_array_equal(reused.predict(batch), fresh, err_msg=str(size))
+
+
 def test_auto_serves_small_requests_with_litert_unless_numerics_are_native(
     written, monkeypatch
 ) -> None:

@@ -391,14 +391,15 @@ def raw_arrays(
     features: Mapping[str, np.ndarray], kinds: Mapping[str, str], text: type
 ) -> dict[str, np.ndarray]:
     """A model's raw inputs as (n, 1) arrays: categoricals as ``text`` (``str`` for
-    TensorFlow, ``object`` for ONNX Runtime, ``bytes`` for LiteRT), numerics as float32."""
+    TensorFlow and LiteRT, which writes them as UTF-8; ``object`` for ONNX Runtime), numerics
+    as float32."""
     out = {}
     for name, kind in kinds.items():
         column = np.asarray(features[name]).reshape(-1, 1)
         if kind != "categorical":
             out[name] = column.astype("float32")
-        elif text is bytes:  # UTF-8, as TensorFlow stores strings (astype(bytes) is ASCII)
-            out[name] = np.char.encode(column.astype(str), "utf-8")
+        elif text is str:
+            out[name] = column.astype(str)
         else:
             out[name] = column.astype(str).astype(text)
     return out
@@ -428,7 +429,9 @@ class LiteModel:
 
     A fresh interpreter fails at its default 1-row shape (a RESHAPE node: "16 != 256" here)
     until it has been resized once, so each is primed with a 2-row call; after that any batch
-    size works.
+    size works. A call resizes the inputs and reallocates only when the batch size changed:
+    the signature runner does both at every call, which cost three times the model's own
+    arithmetic for one row.
     """
 
     def __init__(self, model: bytes | Path, kinds: Mapping[str, str]) -> None:
@@ -438,7 +441,7 @@ class LiteModel:
         self._kinds = dict(kinds)
         self._local = threading.local()
 
-    def _runner(self) -> Any:
+    def _runner(self) -> _LiteRunner:
         runner = getattr(self._local, "runner", None)
         if runner is None:
             import warnings
@@ -451,16 +454,43 @@ class LiteModel:
                     model_content=self._blob,
                     experimental_op_resolver_type=numerics.litert_resolver(),
                 )
-            runner = interpreter.get_signature_runner(next(iter(interpreter.get_signature_list())))
+            runner = _LiteRunner(interpreter)
             primer = {n: np.zeros(2) for n in self._kinds}  # see the class docstring
-            runner(**raw_arrays(primer, self._kinds, bytes))
+            runner(raw_arrays(primer, self._kinds, str))
             self._local.runner = runner
         return runner
 
     def predict(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
         """Probabilities (float64, one per row)."""
-        (value,) = self._runner()(**raw_arrays(features, self._kinds, bytes)).values()
+        value = self._runner()(raw_arrays(features, self._kinds, str))
         return np.asarray(value).reshape(-1).astype("float64")
+
+
+class _LiteRunner:
+    """An interpreter's first signature, called with named (n, 1) inputs; its output copied."""
+
+    def __init__(self, interpreter: Any) -> None:
+        signature = interpreter.get_signature_runner(next(iter(interpreter.get_signature_list())))
+        inputs, outputs = signature.get_input_details(), signature.get_output_details()
+        if getattr(signature, "_subgraph_index", 0) != 0 or len(outputs) != 1:
+            raise ValueError("a LiteRT export with one signature and one output is expected")
+        self._interpreter = interpreter
+        self._inputs = {name: d["index"] for name, d in inputs.items()}
+        self._output = next(iter(outputs.values()))["index"]
+        self._rows = -1
+
+    def __call__(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The output for ``arrays`` (one per input, equal row counts)."""
+        interpreter, rows = self._interpreter, len(next(iter(arrays.values())))
+        if rows != self._rows:
+            for name, index in self._inputs.items():
+                interpreter.resize_tensor_input(index, arrays[name].shape)
+            interpreter.allocate_tensors()
+            self._rows = rows
+        for name, index in self._inputs.items():
+            interpreter.set_tensor(index, arrays[name])
+        interpreter.invoke()
+        return interpreter.get_tensor(self._output)
 
 
 def keras_probabilities(model: Any, features: Mapping[str, np.ndarray]) -> np.ndarray:
