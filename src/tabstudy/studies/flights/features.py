@@ -273,14 +273,25 @@ class WeatherIndex:
         values = np.full((len(q_times), len(WEATHER_FIELDS)), np.nan)
         age = np.full(len(q_times), np.nan)
         limit = int(WEATHER_TOLERANCE.total_seconds())
-        for origin, times in self.times.items():
-            rows = np.flatnonzero(origins == origin)
+        for origin, rows in self._rows(origins):
+            times = self.times[origin]
             idx = np.searchsorted(times, q_times[rows], side="right") - 1
             lag = q_times[rows] - times[np.maximum(idx, 0)]
             ok = (idx >= 0) & (lag <= limit)
             values[rows[ok]] = self.values[origin][idx[ok]]
             age[rows[ok]] = lag[ok] / 3600
         return values, age
+
+    def _rows(self, origins: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        """Each known origin with the positions of its queries (only the origins queried when
+        there are few queries)."""
+        if len(origins) > history.FEW:
+            return [(o, np.flatnonzero(origins == o)) for o in self.times]
+        rows: dict[str, list[int]] = {}
+        for i, origin in enumerate(origins.tolist()):
+            if origin in self.times:
+                rows.setdefault(origin, []).append(i)
+        return [(o, np.array(r, dtype="int64")) for o, r in rows.items()]
 
 
 def weather_observations(weather: pd.DataFrame) -> pd.DataFrame:

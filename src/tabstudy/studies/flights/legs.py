@@ -25,6 +25,7 @@ store share; :func:`naive_previous_leg` is its brute-force reference for the tes
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -147,7 +148,7 @@ class LegIndex:
         ``tails`` (``None``/NaN for unknown), scheduled departures and prediction times (UTC
         seconds): the gap to the previous leg in hours, its delays where known strictly before
         the prediction time, and its status (:data:`STATUSES`)."""
-        q = self.tails.get_indexer(pd.Index(np.asarray(tails, dtype=object), dtype=object))
+        q = self._codes(tails)
         sched = np.asarray(sched_dep_s, dtype="int64")
         t = np.asarray(prediction_s, dtype="float64")
         if not len(self.keys):
@@ -161,6 +162,16 @@ class LegIndex:
             found, gap, self.dep_at[at], self.arr_known_at[at], self.dep_delay[at],
             self.arr_delay[at], t,
         )  # fmt: skip
+
+    def _codes(self, tails: Sequence[Any] | np.ndarray) -> np.ndarray:
+        """Each tail's code (-1 for an unknown tail, ``None`` or NaN)."""
+        if len(tails) > history.FEW:
+            return self.tails.get_indexer(pd.Index(np.asarray(tails, dtype=object), dtype=object))
+        out = np.full(len(tails), -1, dtype="int64")
+        for i, tail in enumerate(tails):
+            with contextlib.suppress(KeyError, TypeError):  # unknown, None, NaN
+                out[i] = self.tails.get_loc(tail)
+        return out
 
 
 def _answers(

@@ -117,6 +117,10 @@ def _utc_hour(year: int, month: int, day: int, hour: int) -> int:
     return int(datetime(year, month, day, hour, tzinfo=LOCAL).timestamp())
 
 
+_EPOCH_DAY = datetime(1970, 1, 1).toordinal()
+_WEEKDAYS = np.array([str(d) for d in range(7)], dtype=object)
+
+
 def _seconds(value: datetime) -> int:
     aware = value if value.tzinfo is not None else value.replace(tzinfo=LOCAL)
     return int(aware.astimezone(UTC).timestamp())
@@ -144,7 +148,9 @@ def schedule_rows(columns: Mapping[str, Sequence[Any]], horizon_hours: float) ->
     arr = columns["sched_arr"]
     return {
         "year": year,
-        "days": np.array([d.date() for d in deps], dtype="datetime64[D]"),
+        "days": (np.fromiter((d.toordinal() for d in deps), "int64", n) - _EPOCH_DAY).astype(
+            "datetime64[D]"
+        ),
         "hour": hour,
         "sched_dep_time": hour * 100 + minute,
         "sched_arr_time": np.fromiter((t.hour * 100 + t.minute for t in arr), "int64", n),
@@ -165,25 +171,44 @@ def _key(columns: Sequence[Sequence[Any]]) -> list[str]:
     return ["|".join(map(str, parts)) for parts in zip(*columns, strict=True)]
 
 
-FEW = 64
+FEW = history.FEW
 """Up to this many rows, :func:`_lookup` builds every row's key."""
+
+
+def _groups(columns: Sequence[Sequence[Any]]) -> list[tuple[str, np.ndarray]]:
+    """Each distinct row's :func:`_key` with the positions of its rows (ascending)."""
+    if len(columns[0]) <= FEW:
+        rows: dict[str, list[int]] = {}
+        for i, key in enumerate(_key(columns)):
+            rows.setdefault(key, []).append(i)
+        return [(k, np.array(r, dtype="int64")) for k, r in rows.items()]
+    keys, inverse = _distinct(columns)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(len(keys) + 1))
+    return [(k, order[bounds[c] : bounds[c + 1]]) for c, k in enumerate(keys)]
+
+
+def _distinct(columns: Sequence[Sequence[Any]]) -> tuple[list[str], np.ndarray]:
+    """The :func:`_key` of each distinct row, and each row's position among them. Rows are
+    grouped by factorizing every column, whose equal values must print alike (one type per
+    column, as validation gives); only the distinct rows' keys are built."""
+    arrays = [np.asarray(c, dtype=object) for c in columns]
+    combined = np.zeros(len(arrays[0]), dtype="int64")
+    for values in arrays:  # one code per distinct combination of the columns' values
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        combined = combined * max(len(uniques), 1) + codes
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    return _key([a[first] for a in arrays]), inverse.reshape(-1)
 
 
 def _lookup(columns: Sequence[Sequence[Any]], table: Mapping[str, Any], default: Any) -> list[Any]:
     """``table`` at each row's :func:`_key` (``default`` where absent). A batch repeats a few
     distinct rows (airports, carriers, hours): their keys are built and looked up once each
-    (the rows grouped by factorizing every column, whose equal values must print alike: one
-    type per column, as validation gives), then spread back to the rows."""
-    n = len(columns[0])
-    if n <= FEW:
+    (:func:`_distinct`), then spread back to the rows."""
+    if len(columns[0]) <= FEW:
         return [table.get(k, default) for k in _key(columns)]
-    arrays = [np.asarray(c, dtype=object) for c in columns]
-    combined = np.zeros(n, dtype="int64")
-    for values in arrays:  # one code per distinct combination of the columns' values
-        codes, uniques = pd.factorize(values, use_na_sentinel=False)
-        combined = combined * max(len(uniques), 1) + codes
-    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
-    found = [table.get(k, default) for k in _key([a[first] for a in arrays])]
+    keys, inverse = _distinct(columns)
+    found = [table.get(k, default) for k in keys]
     return [found[i] for i in inverse.tolist()]
 
 
@@ -272,13 +297,9 @@ class FlightsOnline:
     def _route_distance(self, origin: np.ndarray, dest: np.ndarray, days: np.ndarray) -> np.ndarray:
         """Each row's route distance in force on its day (one vectorised lookup per route)."""
         out = np.full(len(days), np.nan)
-        codes, routes = pd.factorize(np.asarray(_key([origin, dest]), dtype=object))
-        order = np.argsort(codes, kind="stable")
-        bounds = np.searchsorted(codes[order], np.arange(len(routes) + 1))
-        for code, key in enumerate(routes):
+        for key, rows in _groups([origin, dest]):
             found = self.routes.get(key)
             if found is not None:
-                rows = order[bounds[code] : bounds[code + 1]]
                 pos = np.searchsorted(found[0], days[rows], side="right") - 1
                 out[rows] = found[1][np.maximum(pos, 0)]  # before the first change: the first
         return out
@@ -301,7 +322,7 @@ class FlightsOnline:
             "carrier": carrier,
             "origin": origin,
             "dest": dest,
-            "weekday": np.array([str(int(w)) for w in _weekday(rows["days"])], dtype=object),
+            "weekday": _WEEKDAYS[_weekday(rows["days"])],
             "engine": np.array(
                 [p[2] if isinstance(p[2], str) else MISSING_CATEGORY for p in plane], dtype=object
             ),
