@@ -3,6 +3,9 @@
 * ours, twice: ``python -m tabstudy.pipeline.serve --workers 1`` and with ``--workers N``
   (default: the cores; processes forked after the online store is loaded), online store in
   memory, LiteRT for single rows, the SavedModel for batches;
+* before: the service as it was when issue 24 set the throughput goals (:data:`BEFORE`, one
+  uvicorn process, endpoints in the threadpool), checked out of git into a temporary worktree
+  and run on this workspace's bundle and store with that commit's ``params.yaml``;
 * naive: a FastAPI app that, per request, recomputes the features with the offline pandas code
   (:func:`tabstudy.studies.flights.features.build_features` over the raw flights of the 30 days
   before the flight plus the request) and calls ``model.predict``.
@@ -12,11 +15,13 @@ connections writing prepared request bytes (the load generator shares the machin
 the servers, so it must cost little). Counts and times
 are bounded; the naive server gets fewer requests (it is ~100x slower); the three servers take
 turns at each client count. Output: p50/p99 and requests/s at 1 and 8 clients, the ratios of
-requests/s at 8 clients (N workers against 1, and against naive), and per configuration the
+requests/s at 8 clients (N workers against 1, against before and against naive), and per
+configuration of ours the
 batch endpoint's rows/s on 10,000-row batches, ``/v1/predict``'s p50 against ``/livez``'s (the
 framework's floor) and ``/v1/explain``'s p50 at 1 client.
 
 Usage: .venv/bin/python benchmarks/serving.py [--requests 2000] [--naive-requests 60]
+[--before COMMIT | --before ""]
 """
 
 from __future__ import annotations
@@ -27,8 +32,11 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +45,9 @@ import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+BEFORE = "baba9f174aa847c0c82f1f73e7d76be766d1e544"
+"""The last commit before issue 24's work: its service is "the single-worker service of today"
+the issue's throughput goal is stated against."""
 BODY = {"carrier": "UA", "flight": 1712, "tailnum": "N75425", "origin": "EWR", "dest": "IAH",
         "sched_dep": "2013-12-23T18:04:00", "sched_arr": "21:13"}  # fmt: skip
 
@@ -89,9 +100,31 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(cmd: list[str]) -> tuple[subprocess.Popen, str]:
+@contextmanager
+def before_service(commit: str) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """The command and environment that serve ``commit``'s code: a detached worktree of it, and
+    a work directory whose entries link to this workspace's (data, models, registry) except
+    ``params.yaml``, taken from the commit (its config knows only its own keys). Removed after."""
+    with tempfile.TemporaryDirectory(prefix="tabstudy-before-") as tmp:
+        src, work = Path(tmp) / "src", Path(tmp) / "work"
+        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(src), commit],
+                       cwd=ROOT, check=True)  # fmt: skip
+        try:
+            work.mkdir()
+            for entry in ROOT.iterdir():
+                if entry.name != "params.yaml":
+                    (work / entry.name).symlink_to(entry)
+            (work / "params.yaml").write_text((src / "params.yaml").read_text())
+            env = {"PYTHONPATH": str(src / "src"), "TABSTUDY_WORKDIR": str(work)}
+            yield [sys.executable, "-m", "tabstudy.pipeline.serve"], env
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(src)], cwd=ROOT,
+                           check=False)  # fmt: skip
+
+
+def _start(cmd: list[str], extra: Mapping[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     port = _port()
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(extra or {})}
     proc = subprocess.Popen([*cmd, "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -209,29 +242,38 @@ def main() -> None:
         default=len(os.sched_getaffinity(0)),
         help="worker processes of the second configuration (default: cores)",
     )
+    parser.add_argument("--before", default=BEFORE,
+                        help="commit of the 'before' service ('' to leave it out)")  # fmt: skip
     args = parser.parse_args()
     serve = [sys.executable, "-m", "tabstudy.pipeline.serve", "--workers"]
-    configs = {"1 worker": [*serve, "1"], f"{args.workers} workers": [*serve, str(args.workers)],
-               "naive": [sys.executable, __file__, "--serve-naive"]}  # fmt: skip
+    configs: dict[str, tuple[list[str], dict[str, str]]] = {
+        "1 worker": ([*serve, "1"], {}),
+        f"{args.workers} workers": ([*serve, str(args.workers)], {}),
+        "naive": ([sys.executable, __file__, "--serve-naive"], {}),
+    }
     batch = flights_batch()
-    started = {name: _start(cmd) for name, cmd in configs.items()}
-    results: dict[str, dict[str, Any]] = {name: {} for name in configs}
-    try:
-        for clients in (1, 8):  # the configurations take turns: the same noise for all
+    with ExitStack() as stack:
+        if args.before:
+            configs["before"] = stack.enter_context(before_service(args.before))
+        started = {name: _start(*config) for name, config in configs.items()}
+        results: dict[str, dict[str, Any]] = {name: {} for name in configs}
+        try:
+            for clients in (1, 8):  # the configurations take turns: the same noise for all
+                for name, (_, url) in started.items():
+                    n = args.naive_requests if name == "naive" else args.requests
+                    results[name][clients] = _load(url, n, clients)
             for name, (_, url) in started.items():
-                n = args.naive_requests if name == "naive" else args.requests
-                results[name][clients] = _load(url, n, clients)
-        for name, (_, url) in started.items():
-            if name == "naive":
-                continue
-            results[name]["batch"] = _batch_rows_per_s(url, batch)
-            results[name]["livez"] = _load(url, args.requests, 1, "/livez")
-            results[name]["explain"] = _load(url, args.requests // 4, 1, "/v1/explain")
-            results[name]["memory"] = _memory(started[name][0].pid)
-    finally:
-        for proc, _ in started.values():
-            proc.terminate()
-            proc.wait(timeout=60)
+                if name == "naive":
+                    continue
+                results[name]["batch"] = _batch_rows_per_s(url, batch)
+                results[name]["livez"] = _load(url, args.requests, 1, "/livez")
+                if name != "before":  # it has no /v1/explain
+                    results[name]["explain"] = _load(url, args.requests // 4, 1, "/v1/explain")
+                    results[name]["memory"] = _memory(started[name][0].pid)
+        finally:
+            for proc, _ in started.values():
+                proc.terminate()
+                proc.wait(timeout=60)
     _report(results, next(iter(configs)), list(configs)[1])
     _budget()
 
@@ -296,8 +338,15 @@ def _report(results: dict[str, dict[str, Any]], single: str, several: str) -> No
             p50, p99 = _percentiles(lat)
             print(f"{clients:>7} {name:>10} {len(lat):>8} {p50:>8.2f} {p99:>8.2f} {rate:>7.0f}")
     naive, one, many = (results[n][8][1] for n in ("naive", single, several))
-    print(f"8 clients, requests/s: {several} / {single} = {many / one:.2f}x; "
+    before = (f"{several} / before = {many / results['before'][8][1]:.2f}x (the goal: 3x); "
+              if "before" in results else "")  # fmt: skip
+    print(f"8 clients, requests/s: {several} / {single} = {many / one:.2f}x; {before}"
           f"{several} / naive = {many / naive:.0f}x")  # fmt: skip
+    if "before" in results:
+        res = results["before"]
+        floor, p50 = np.median(res["livez"][0]), np.median(res[1][0])
+        print(f"before: batch endpoint {res['batch']:,.0f} rows/s; 1 client: /livez p50 "
+              f"{floor:.2f} ms, /v1/predict p50 {p50:.2f} ms")  # fmt: skip
     for name in (single, several):
         res = results[name]
         memory = "; ".join(f"{'parent' if i == 0 and len(res['memory']) > 1 else 'process'} "

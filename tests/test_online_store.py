@@ -54,7 +54,8 @@ def assert_same(got: dict[str, np.ndarray], expected: pd.DataFrame) -> None:
 
 def test_online_features_equal_the_offline_rows(tables, tmp_path) -> None:
     """2,000 test-window flights: the store's answer at each one's prediction time equals its
-    row of the features stage (the offline store), every previous-leg status among them; asked
+    row of the features stage (the offline store), every previous-leg status among them, asked
+    all at once and (50 of them) one at a time; asked
     without a tail number, a flight has no previous leg and the rest stays the same."""
     splits, _ = features.build(tables, TARGET, CFG)
     test = splits["test"]
@@ -66,6 +67,8 @@ def test_online_features_equal_the_offline_rows(tables, tmp_path) -> None:
     online.materialize(tables, TARGET, CFG, tmp_path / "store.sqlite", "bundle")
     store = online.FlightsOnline(tmp_path / "store.sqlite")
     assert_same(store.features(requests(raw.iloc[pick])), test.iloc[pick])
+    for i in pick[:50]:  # one flight a request: the kernels' short path (history.FEW)
+        assert_same(store.features(requests(raw.iloc[[i]])), test.iloc[[i]])
     assert set(test["prev_leg_status"].iloc[pick]) == set(legs.STATUSES)
     tailless = store.features({**requests(raw.iloc[pick[:200]]), "tailnum": [None] * 200})
     assert set(tailless["prev_leg_status"]) == {"none"}

@@ -175,39 +175,63 @@ FEW = history.FEW
 """Up to this many rows, :func:`_lookup` builds every row's key."""
 
 
-def _groups(columns: Sequence[Sequence[Any]]) -> list[tuple[str, np.ndarray]]:
+class _Factorized:
+    """``pd.factorize`` of column arrays, each array once (a batch's features group the origin
+    column four times). Keyed by the array object, which it holds so the key stays its own."""
+
+    def __init__(self) -> None:
+        self._done: dict[int, tuple[np.ndarray, np.ndarray, Any]] = {}
+
+    def __call__(self, values: np.ndarray) -> tuple[np.ndarray, Any]:
+        found = self._done.get(id(values))
+        if found is None or found[0] is not values:
+            found = (values, *pd.factorize(values, use_na_sentinel=False))
+            self._done[id(values)] = found
+        return found[1], found[2]
+
+
+def _groups(
+    columns: Sequence[Sequence[Any]], factorize: _Factorized | None = None
+) -> list[tuple[str, np.ndarray]]:
     """Each distinct row's :func:`_key` with the positions of its rows (ascending)."""
     if len(columns[0]) <= FEW:
         rows: dict[str, list[int]] = {}
         for i, key in enumerate(_key(columns)):
             rows.setdefault(key, []).append(i)
         return [(k, np.array(r, dtype="int64")) for k, r in rows.items()]
-    keys, inverse = _distinct(columns)
+    keys, inverse = _distinct(columns, factorize or _Factorized())
     order = np.argsort(inverse, kind="stable")
     bounds = np.searchsorted(inverse[order], np.arange(len(keys) + 1))
     return [(k, order[bounds[c] : bounds[c + 1]]) for c, k in enumerate(keys)]
 
 
-def _distinct(columns: Sequence[Sequence[Any]]) -> tuple[list[str], np.ndarray]:
+def _distinct(
+    columns: Sequence[Sequence[Any]], factorize: _Factorized
+) -> tuple[list[str], np.ndarray]:
     """The :func:`_key` of each distinct row, and each row's position among them. Rows are
     grouped by factorizing every column, whose equal values must print alike (one type per
     column, as validation gives); only the distinct rows' keys are built."""
-    arrays = [np.asarray(c, dtype=object) for c in columns]
+    arrays = [c if isinstance(c, np.ndarray) else np.asarray(c, dtype=object) for c in columns]
     combined = np.zeros(len(arrays[0]), dtype="int64")
     for values in arrays:  # one code per distinct combination of the columns' values
-        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        codes, uniques = factorize(values)
         combined = combined * max(len(uniques), 1) + codes
     _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
     return _key([a[first] for a in arrays]), inverse.reshape(-1)
 
 
-def _lookup(columns: Sequence[Sequence[Any]], table: Mapping[str, Any], default: Any) -> list[Any]:
+def _lookup(
+    columns: Sequence[Sequence[Any]],
+    table: Mapping[str, Any],
+    default: Any,
+    factorize: _Factorized | None = None,
+) -> list[Any]:
     """``table`` at each row's :func:`_key` (``default`` where absent). A batch repeats a few
     distinct rows (airports, carriers, hours): their keys are built and looked up once each
     (:func:`_distinct`), then spread back to the rows."""
     if len(columns[0]) <= FEW:
         return [table.get(k, default) for k in _key(columns)]
-    keys, inverse = _distinct(columns)
+    keys, inverse = _distinct(columns, factorize or _Factorized())
     found = [table.get(k, default) for k in keys]
     return [found[i] for i in inverse.tolist()]
 
@@ -294,19 +318,25 @@ class FlightsOnline:
         self._last = (columns, rows)
         return rows
 
-    def _route_distance(self, origin: np.ndarray, dest: np.ndarray, days: np.ndarray) -> np.ndarray:
+    def _route_distance(
+        self, origin: np.ndarray, dest: np.ndarray, days: np.ndarray, factorize: _Factorized
+    ) -> np.ndarray:
         """Each row's route distance in force on its day (one vectorised lookup per route)."""
         out = np.full(len(days), np.nan)
-        for key, rows in _groups([origin, dest]):
+        for key, rows in _groups([origin, dest], factorize):
             found = self.routes.get(key)
             if found is not None:
                 pos = np.searchsorted(found[0], days[rows], side="right") - 1
                 out[rows] = found[1][np.maximum(pos, 0)]  # before the first change: the first
         return out
 
-    def _departures(self, origin: np.ndarray, days: np.ndarray, hour: np.ndarray) -> np.ndarray:
-        return np.array(_lookup([origin, days.astype(str), hour], self.departures, np.nan),
-                        dtype="float64")  # fmt: skip
+    def _departures(
+        self, origin: np.ndarray, days: np.ndarray, hour: np.ndarray, factorize: _Factorized
+    ) -> np.ndarray:
+        """Departures scheduled at each row's origin, local day and hour (a day prints as
+        ``2013-12-23``, as in the store's keys)."""
+        found = _lookup([origin, days, hour], self.departures, np.nan, factorize)
+        return np.array(found, dtype="float64")
 
     def features(self, columns: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
         """The raw features of flights described as in :class:`FlightRequest` (columns of
@@ -316,6 +346,7 @@ class FlightsOnline:
         origin = np.asarray(columns["origin"], dtype=object)
         dest = np.asarray(columns["dest"], dtype=object)
         carrier = np.asarray(columns["carrier"], dtype=object)
+        factorize = _Factorized()  # each column factorized once for the batch lookups
         tails = columns.get("tailnum") or [None] * n
         plane = [self.planes.get(t, (np.nan, np.nan, None)) for t in tails]
         out: dict[str, np.ndarray] = {
@@ -326,12 +357,14 @@ class FlightsOnline:
             "engine": np.array(
                 [p[2] if isinstance(p[2], str) else MISSING_CATEGORY for p in plane], dtype=object
             ),
-            "distance": self._route_distance(origin, dest, rows["days"]),
+            "distance": self._route_distance(origin, dest, rows["days"], factorize),
             "sched_dep_hour": features.local_hours(rows["sched_dep_time"]).astype("float64"),
             "sched_arr_hour": features.local_hours(rows["sched_arr_time"]).astype("float64"),
             "plane_age": rows["year"] - np.array([p[0] for p in plane], dtype="float64"),
             "plane_seats": np.array([p[1] for p in plane], dtype="float64"),
-            "origin_hour_departures": self._departures(origin, rows["days"], rows["hour"]),
+            "origin_hour_departures": self._departures(
+                origin, rows["days"], rows["hour"], factorize
+            ),
         }
         values, age = self.weather.asof(origin, rows["prediction"])
         for i, field in enumerate(features.WEATHER_FIELDS):
@@ -341,7 +374,7 @@ class FlightsOnline:
         codes = {"all": np.zeros(n, dtype="int64")}
         for name, cols in history.GROUPS.items():
             keys = [{"origin": origin, "dest": dest, "carrier": carrier}[c] for c in cols]
-            codes[name] = np.array(_lookup(keys, self.groups[name].codes, -1), "int64")
+            codes[name] = np.array(_lookup(keys, self.groups[name].codes, -1, factorize), "int64")
         indexes = {name: g.index for name, g in self.groups.items()}
         smoothing = float(self.meta["history_smoothing"])
         out.update(history.rates(indexes, codes, rows["prediction"], smoothing))
