@@ -10,7 +10,10 @@ Runtimes (all over the bundle of the last ``make repro``, raw features in):
 
 For each: file size, max |Δprobability| and ΔROC AUC against Keras on the whole test window,
 p50 latency of one row (``--single`` calls, after warm-up), and rows/s on 10,000-row batches
-(``--batches`` calls). The table is printed; ``--json`` also writes it. Timings are wall clock on
+(``--batches`` calls). Then ``auto``'s crossover: µs a row of LiteRT and the SavedModel at
+batch sizes from 64 to 10,000 rows, each size varying by a row or two call to call (the
+interpreter reallocates at a new size, as a service's batches make it). The table is printed;
+``--json`` also writes it. Timings are wall clock on
 a shared machine: compare the rows of one run, not numbers across runs.
 
 Usage: .venv/bin/python benchmarks/inference.py [--single 300] [--batches 10] [--json FILE]
@@ -140,6 +143,40 @@ def measure(single: int, batches: int) -> pd.DataFrame:
     return table
 
 
+CROSSOVER_SIZES = (64, 128, 512, 2_000, 4_096, 10_000)
+
+
+def crossover(calls: int = 12) -> list[str]:
+    """µs a row of LiteRT and the SavedModel by batch size (median of ``calls`` calls after
+    two, sizes ``n``, ``n + 1``, ``n + 2`` in turn, random windows of the test rows)."""
+    from tabstudy import paths
+    from tabstudy.models.bundle import load_bundle
+    from tabstudy.serving import runtime
+
+    bundle = load_bundle(paths.bundle_dir())
+    names = [f.name for f in bundle.spec.features]
+    test = pd.read_parquet(paths.processed("test"), columns=names)
+    features = {n: test[n].to_numpy() for n in names}
+    pair = {"litert": runtime.LiteRuntime(bundle), "saved_model": runtime.SavedModelRuntime(bundle)}
+    rng = np.random.default_rng(0)
+    lines = []
+    for size in CROSSOVER_SIZES:
+        per_row = {}
+        for name, rt in pair.items():
+            runs = []
+            for k in range(calls + 2):
+                n = size + k % 3
+                lo = int(rng.integers(0, len(test) - n))
+                start = time.perf_counter()
+                rt.predict(_rows(features, lo, lo + n))
+                runs.append((time.perf_counter() - start) / n * 1e6)
+            per_row[name] = statistics.median(runs[2:])
+        faster = min(per_row, key=per_row.__getitem__)
+        each = ", ".join(f"{k} {v:.2f} µs/row" for k, v in per_row.items())
+        lines.append(f"{size:>6,} rows: {each} ({faster})")
+    return lines
+
+
 def summary(table: pd.DataFrame) -> list[str]:
     """The fastest runtimes, as ratios to Keras ``predict`` measured in this run."""
     base = table.loc["keras predict"]
@@ -169,8 +206,17 @@ def main() -> None:
     print()
     for line in summary(table):
         print(line)
+    print(f"\nauto's crossover (LiteRT up to {_small_batch():,} rows, the SavedModel above):")
+    for line in crossover():
+        print(line)
     if args.json:
         args.json.write_text(json.dumps(table.reset_index().to_dict("records"), indent=1))
+
+
+def _small_batch() -> int:
+    from tabstudy.serving.runtime import SMALL_BATCH
+
+    return SMALL_BATCH
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Model runtimes for the service and batch scoring: raw features in, probabilities out.
 
 Measured side by side by ``benchmarks/inference.py`` on the test window (53,991 rows, 2 cores;
-README "Inference"): one row p50 0.11 ms ONNX Runtime, 0.12 ms LiteRT (built-in kernels), 1.2 ms
-SavedModel, 13 ms Keras call, 115 ms ``model.predict``; rows/s on 10,000-row batches 693k ONNX
-Runtime, 652k SavedModel, 104k LiteRT. All float runtimes reproduce Keras within 2.4e-7.
+README "Inference"): one row p50 0.046 ms LiteRT (built-in kernels), 0.10 ms ONNX Runtime,
+1.06 ms SavedModel, 11 ms Keras call, 91 ms ``model.predict``; rows/s on 10,000-row batches 760k
+ONNX Runtime, 685k LiteRT, 662k SavedModel. All float runtimes reproduce Keras within 2.4e-7.
 
 - ``onnx``: the bundle's ``model.onnx`` (ONNX Runtime; the string lookups are in the graph).
 - ``litert``: the bundle's ``model.tflite`` (a bundle written before the exports existed has its
@@ -36,9 +36,13 @@ from tabstudy.models import export
 from tabstudy.models.bundle import Bundle
 
 RUNTIMES: tuple[str, ...] = ("auto", "onnx", "saved_model", "litert", "keras", "litert_quantized")
-SMALL_BATCH = 128
-"""Rows up to which ``auto`` uses LiteRT: from the benchmark's numbers LiteRT costs about
-0.12 ms + 9.6 µs a row and the SavedModel 1.2 ms + 1.5 µs a row, equal near 130 rows."""
+SMALL_BATCH = 4096
+"""Rows up to which ``auto`` uses LiteRT (``benchmarks/inference.py``'s crossover, one run,
+batch sizes varying call to call so the interpreter reallocates): LiteRT 3.42, 1.74, 1.66 and
+1.63 µs a row at 64, 512, 2,000 and 4,096 rows, the SavedModel 19.89, 4.33, 2.17 and 1.73; at
+10,000 rows the SavedModel leads, 1.46 against 1.56. (Before LiteRT's calls skipped the resize
+at an unchanged size and the byte encoding of text, it cost 0.12 ms + 9.6 µs a row and the
+limit was 128.)"""
 SMALL_BATCH_ONNX = 512
 """The same with ONNX Runtime (native numerics): about 0.11 ms + 1.4 µs a row; it stays ahead
 of the SavedModel, so the limit only bounds one request's share of a core."""
