@@ -6,6 +6,9 @@
 * before: the service as it was when issue 24 set the throughput goals (:data:`BEFORE`, one
   uvicorn process, endpoints in the threadpool), checked out of git into a temporary worktree
   and run on this workspace's bundle and store with that commit's ``params.yaml``;
+
+(each of these three in its own :func:`linked_workdir`: its request log in a temporary
+directory, not the workspace's);
 * naive: a FastAPI app that, per request, recomputes the features with the offline pandas code
   (:func:`tabstudy.studies.flights.features.build_features` over the raw flights of the 30 days
   before the flight plus the request) and calls ``model.predict``.
@@ -100,26 +103,48 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
+def linked_workdir(target: Path, params: str | None = None) -> dict[str, str]:
+    """A work directory at ``target`` whose entries link to this workspace's (bundle, store,
+    registry), except ``data/serving``: the server started with the returned environment writes
+    its request log there, not into the workspace's (which ``monitor --requests`` reads), and
+    no two servers share a log. ``params`` replaces ``params.yaml``."""
+    target.mkdir()
+    replaced = {"data", "params.yaml"} if params else {"data"}
+    for entry in ROOT.iterdir():
+        if entry.name not in replaced:
+            (target / entry.name).symlink_to(entry)
+    (target / "data").mkdir()
+    for entry in (ROOT / "data").iterdir():
+        if entry.name != "serving":
+            (target / "data" / entry.name).symlink_to(entry)
+    if params:
+        (target / "params.yaml").write_text(params)
+    return {"TABSTUDY_WORKDIR": str(target)}
+
+
+def _has_commit(commit: str) -> bool:
+    found = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=ROOT,
+                           capture_output=True, check=False)  # fmt: skip
+    return found.returncode == 0
+
+
 @contextmanager
-def before_service(commit: str) -> Iterator[tuple[list[str], dict[str, str]]]:
-    """The command and environment that serve ``commit``'s code: a detached worktree of it, and
-    a work directory whose entries link to this workspace's (data, models, registry) except
-    ``params.yaml``, taken from the commit (its config knows only its own keys). Removed after."""
-    with tempfile.TemporaryDirectory(prefix="tabstudy-before-") as tmp:
-        src, work = Path(tmp) / "src", Path(tmp) / "work"
-        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(src), commit],
-                       cwd=ROOT, check=True)  # fmt: skip
-        try:
-            work.mkdir()
-            for entry in ROOT.iterdir():
-                if entry.name != "params.yaml":
-                    (work / entry.name).symlink_to(entry)
-            (work / "params.yaml").write_text((src / "params.yaml").read_text())
-            env = {"PYTHONPATH": str(src / "src"), "TABSTUDY_WORKDIR": str(work)}
-            yield [sys.executable, "-m", "tabstudy.pipeline.serve"], env
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(src)], cwd=ROOT,
-                           check=False)  # fmt: skip
+def before_service(commit: str, tmp: Path) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """The command and environment that serve ``commit``'s code: a detached worktree of it, run
+    in a :func:`linked_workdir` with the commit's ``params.yaml`` (its config knows only its own
+    keys). The worktree is removed after."""
+    src = tmp / "before-src"
+    subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(src), commit],
+                   cwd=ROOT, check=True)  # fmt: skip
+    try:
+        env = linked_workdir(tmp / "before", (src / "params.yaml").read_text())
+        yield (
+            [sys.executable, "-m", "tabstudy.pipeline.serve"],
+            {**env, "PYTHONPATH": str(src / "src")},
+        )
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(src)], cwd=ROOT,
+                       check=False)  # fmt: skip
 
 
 def _start(cmd: list[str], extra: Mapping[str, str] | None = None) -> tuple[subprocess.Popen, str]:
@@ -246,15 +271,18 @@ def main() -> None:
                         help="commit of the 'before' service ('' to leave it out)")  # fmt: skip
     args = parser.parse_args()
     serve = [sys.executable, "-m", "tabstudy.pipeline.serve", "--workers"]
-    configs: dict[str, tuple[list[str], dict[str, str]]] = {
-        "1 worker": ([*serve, "1"], {}),
-        f"{args.workers} workers": ([*serve, str(args.workers)], {}),
-        "naive": ([sys.executable, __file__, "--serve-naive"], {}),
-    }
     batch = flights_batch()
     with ExitStack() as stack:
-        if args.before:
-            configs["before"] = stack.enter_context(before_service(args.before))
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tabstudy-bench-")))
+        configs: dict[str, tuple[list[str], dict[str, str]]] = {
+            "1 worker": ([*serve, "1"], linked_workdir(tmp / "one")),
+            f"{args.workers} workers": ([*serve, str(args.workers)], linked_workdir(tmp / "many")),
+            "naive": ([sys.executable, __file__, "--serve-naive"], {}),
+        }
+        if args.before and _has_commit(args.before):
+            configs["before"] = stack.enter_context(before_service(args.before, tmp))
+        elif args.before:
+            print(f"before: commit {args.before} is not in this clone; left out", file=sys.stderr)
         started = {name: _start(*config) for name, config in configs.items()}
         results: dict[str, dict[str, Any]] = {name: {} for name in configs}
         try:
