@@ -286,6 +286,11 @@ def main() -> None:
         started = {name: _start(*config) for name, config in configs.items()}
         results: dict[str, dict[str, Any]] = {name: {} for name in configs}
         try:
+            if (
+                "before" in started
+                and "worker" in httpx.get(f"{started['before'][1]}/v1/metadata").json()
+            ):
+                raise SystemExit("the 'before' server runs today's code (PYTHONPATH ignored?)")
             for clients in (1, 8):  # the configurations take turns: the same noise for all
                 for name, (_, url) in started.items():
                     n = args.naive_requests if name == "naive" else args.requests

@@ -107,11 +107,19 @@ def test_every_runtime_matches_keras_on_awkward_rows(written, model) -> None:
     assert onnx[1] == pytest.approx(expected[1], abs=1e-6)
 
 
-def test_litert_answers_alike_whatever_the_calls_before(written) -> None:
+def test_litert_answers_alike_whatever_the_calls_before(written, model) -> None:
     """The interpreter is resized only when the batch size changes: a call gives the bits a
-    fresh interpreter gives, after calls of other sizes and other string lengths (non-ASCII
-    vocabulary included: LiteRT writes the strings as UTF-8)."""
+    fresh interpreter gives, after calls of other sizes and other string lengths. Text goes in
+    as str, which LiteRT writes as UTF-8: the non-ASCII carrier "DÉ" is found in the vocabulary
+    (Keras' answer, not the unknown carrier's)."""
     blob = (written[0] / export.LITERT_FILE).read_bytes()
+    accented = {**awkward_rows(), "carrier": np.array(["DÉ"] * 6, dtype=object)}
+    unknown = {**accented, "carrier": np.array(["DX"] * 6, dtype=object)}
+    lite = export.LiteModel(blob, KINDS)
+    np.testing.assert_allclose(
+        lite.predict(accented), export.keras_probabilities(model, accented), atol=1e-6
+    )
+    assert np.abs(lite.predict(accented) - lite.predict(unknown)).max() > 1e-4
     rows, reused = awkward_rows(), export.LiteModel(blob, KINDS)
     rng = np.random.default_rng(1)
     for size in (1, 1, 6, 3, 3, 1, 6, 2):

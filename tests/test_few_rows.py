@@ -104,8 +104,14 @@ def test_weather_asof(seed, batch_path) -> None:
 def test_key_groups(seed, batch_path) -> None:
     rng = np.random.default_rng(seed)
     size = int(rng.integers(1, history.FEW + 1))
-    pool = np.array(["EWR", "JFK", "", None, "E|W"], dtype=object)
-    columns = [rng.choice(pool, size), rng.choice(pool[:3], size)]
+    pool = np.array(["EWR", "JFK", "", None, np.nan, "E|W"], dtype=object)
+    days = np.array(["2013-12-23", "2014-01-01", "NaT"], dtype="datetime64[D]")
+    columns = [
+        rng.choice(pool, size),
+        rng.choice(pool[:3], size),
+        rng.choice(days, size),
+        rng.integers(0, 3, size),
+    ]  # fmt: skip  (the departures lookup's column types)
     short, batch = online._groups(columns), batch_path(online._groups, columns)
     _same(dict(short), dict(batch))  # the same groups, each in ascending row order
     assert len(short) == len(batch)

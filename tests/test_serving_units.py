@@ -337,15 +337,19 @@ def test_a_batch_column_checked_at_once_answers_as_item_by_item(monkeypatch) -> 
             return "error", json.dumps(err.errors(include_url=False), default=str)
 
     outcomes = set()
-    for _ in range(400):
+    for _ in range(600):
         body = {k: [v] * 20 for k, v in example.items()}
         for _ in range(rng.randint(0, 3)):
             column = rng.choice(list(body))
             body[column][rng.randrange(20)] = rng.choice(bad)
         if rng.random() < 0.1:
-            body["dest"] = body["dest"][:3]
+            body[rng.choice(list(body))] = body["dest"][:3]  # unequal lengths
         if rng.random() < 0.05:
-            body["carrier"] = body["carrier"] * 3  # past max_rows
+            body[rng.choice(list(body))] = []  # too short
+        if rng.random() < 0.05:
+            body[rng.choice(list(body))] = body["carrier"] * 3  # past max_rows
+        if rng.random() < 0.05:
+            body = {k: v * 3 for k, v in body.items()}  # every column past max_rows
         got = answer(fast, body)
         assert got == answer(slow, body), body
         outcomes.add(got[0])

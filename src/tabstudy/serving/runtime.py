@@ -1,15 +1,17 @@
 """Model runtimes for the service and batch scoring: raw features in, probabilities out.
 
 Measured side by side by ``benchmarks/inference.py`` on the test window (53,991 rows, 2 cores;
-README "Inference"): one row p50 0.046 ms LiteRT (built-in kernels), 0.10 ms ONNX Runtime,
-1.06 ms SavedModel, 11 ms Keras call, 91 ms ``model.predict``; rows/s on 10,000-row batches 760k
-ONNX Runtime, 685k LiteRT, 662k SavedModel. All float runtimes reproduce Keras within 2.4e-7.
+README "Inference"): one row p50 0.043 ms LiteRT (built-in kernels), 0.093 ms ONNX Runtime,
+1.02 ms SavedModel, 11 ms Keras call, 85 ms ``model.predict``; rows/s on 10,000-row batches of
+one size 861k ONNX Runtime, 727k LiteRT, 719k SavedModel (with sizes varying call to call,
+LiteRT reallocates and the SavedModel leads from about 5,000 rows: :data:`SMALL_BATCH`). All
+float runtimes reproduce Keras within 2.4e-7.
 
 - ``onnx``: the bundle's ``model.onnx`` (ONNX Runtime; the string lookups are in the graph).
 - ``litert``: the bundle's ``model.tflite`` (a bundle written before the exports existed has its
   SavedModel converted in memory), one interpreter per thread.
-- ``saved_model``: the SavedModel ``serve`` signature called directly: the fastest for big
-  batches.
+- ``saved_model``: the SavedModel ``serve`` signature called directly: the portable runtime for
+  big batches.
 - ``auto`` (default): LiteRT on its built-in kernels up to :data:`SMALL_BATCH` rows, the
   SavedModel above: both compute the same bits on every x86-64 CPU (:mod:`tabstudy.numerics`).
   With ``TABSTUDY_NUMERICS=native``, ONNX Runtime for the small requests (it picks its kernels
@@ -36,13 +38,16 @@ from tabstudy.models import export
 from tabstudy.models.bundle import Bundle
 
 RUNTIMES: tuple[str, ...] = ("auto", "onnx", "saved_model", "litert", "keras", "litert_quantized")
-SMALL_BATCH = 4096
+SMALL_BATCH = 2048
 """Rows up to which ``auto`` uses LiteRT (``benchmarks/inference.py``'s crossover, one run,
-batch sizes varying call to call so the interpreter reallocates): LiteRT 3.42, 1.74, 1.66 and
-1.63 µs a row at 64, 512, 2,000 and 4,096 rows, the SavedModel 19.89, 4.33, 2.17 and 1.73; at
-10,000 rows the SavedModel leads, 1.46 against 1.56. (Before LiteRT's calls skipped the resize
-at an unchanged size and the byte encoding of text, it cost 0.12 ms + 9.6 µs a row and the
-limit was 128.)"""
+batch sizes varying call to call so the interpreter reallocates): LiteRT 3.12, 1.80, 1.70 and
+1.59 µs a row at 64, 512, 1,024 and 2,000 rows, the SavedModel 17.90, 4.32, 2.86 and 2.04; at
+4,096 rows they are within 5% (1.49 and 1.57) and at 10,000 the SavedModel leads (1.34 and
+1.42). Memory sets the limit below the crossover: each thread that calls LiteRT keeps its own
+interpreter, whose arena stays at its largest call (2.4 MiB more than at one row after 2,000
+rows, 4.0 after 4,096, 12.6 after 10,000), and a worker's threadpool has up to 40 threads.
+(Before LiteRT's calls skipped the resize at an unchanged size and the byte encoding of text,
+it cost 0.12 ms + 9.6 µs a row and the limit was 128.)"""
 SMALL_BATCH_ONNX = 512
 """The same with ONNX Runtime (native numerics): about 0.11 ms + 1.4 µs a row; it stays ahead
 of the SavedModel, so the limit only bounds one request's share of a core."""

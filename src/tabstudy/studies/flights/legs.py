@@ -169,7 +169,7 @@ class LegIndex:
             return self.tails.get_indexer(pd.Index(np.asarray(tails, dtype=object), dtype=object))
         out = np.full(len(tails), -1, dtype="int64")
         for i, tail in enumerate(tails):
-            with contextlib.suppress(KeyError, TypeError):  # unknown, None, NaN
+            with contextlib.suppress(KeyError, TypeError, pd.errors.InvalidIndexError):
                 out[i] = self.tails.get_loc(tail)
         return out
 

@@ -176,16 +176,26 @@ FEW = history.FEW
 
 
 class _Factorized:
-    """``pd.factorize`` of column arrays, each array once (a batch's features group the origin
-    column four times). Keyed by the array object, which it holds so the key stays its own."""
+    """Codes of column arrays, each array coded once (a batch's features group the origin column
+    four times). Equal values share a code, and so do missing values that print alike: ``None``
+    and ``NaN`` get two codes, as their keys (``"None"``, ``"nan"``) differ. Keyed by the array
+    object, which it holds so the key stays its own."""
 
     def __init__(self) -> None:
-        self._done: dict[int, tuple[np.ndarray, np.ndarray, Any]] = {}
+        self._done: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
 
-    def __call__(self, values: np.ndarray) -> tuple[np.ndarray, Any]:
+    def __call__(self, values: np.ndarray) -> tuple[np.ndarray, int]:
+        """Each row's code and the number of codes."""
         found = self._done.get(id(values))
         if found is None or found[0] is not values:
-            found = (values, *pd.factorize(values, use_na_sentinel=False))
+            codes, uniques = pd.factorize(values)  # missing values: -1
+            count = len(uniques)
+            missing = np.flatnonzero(codes < 0)
+            if len(missing):
+                printed, extra = np.unique([str(values[i]) for i in missing], return_inverse=True)
+                codes[missing] = count + extra.reshape(-1)
+                count += len(printed)
+            found = (values, codes, count)
             self._done[id(values)] = found
         return found[1], found[2]
 
@@ -214,8 +224,8 @@ def _distinct(
     arrays = [c if isinstance(c, np.ndarray) else np.asarray(c, dtype=object) for c in columns]
     combined = np.zeros(len(arrays[0]), dtype="int64")
     for values in arrays:  # one code per distinct combination of the columns' values
-        codes, uniques = factorize(values)
-        combined = combined * max(len(uniques), 1) + codes
+        codes, count = factorize(values)
+        combined = combined * max(count, 1) + codes
     _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
     return _key([a[first] for a in arrays]), inverse.reshape(-1)
 
