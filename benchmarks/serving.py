@@ -9,6 +9,8 @@
 
 (each of these three in its own :func:`linked_workdir`: its request log in a temporary
 directory, not the workspace's);
+* floor: :func:`floor_app`, FastAPI with the service's request and response models and a
+  fixed answer (what a POST with a body costs the framework, against its ``/livez``);
 * naive: a FastAPI app that, per request, recomputes the features with the offline pandas code
   (:func:`tabstudy.studies.flights.features.build_features` over the raw flights of the 30 days
   before the flight plus the request) and calls ``model.predict``.
@@ -94,6 +96,33 @@ def naive_app() -> Any:
         )  # fmt: skip
         return {"probability": float(keras_model.predict(model, built.tail(1))[0])}
 
+    return app
+
+
+def floor_app() -> Any:
+    """FastAPI's own floor for this contract: the service's request and response models under
+    the same uvicorn settings, and nothing else. ``/livez`` as the service has it, and
+    ``/v1/predict`` validating the body and answering a fixed prediction (no features, no
+    model, no log, no metrics): what a POST with a body and a JSON answer costs the framework."""
+    from fastapi import FastAPI
+    from fastapi.responses import Response
+
+    from tabstudy.serving import schemas
+    from tabstudy.studies.flights.online import FlightRequest
+
+    app = FastAPI()
+    answer = schemas.Prediction(request_id="0" * 32, probability=0.5, decision=True,
+                                threshold=0.5, model_version="floor").model_dump_json()  # fmt: skip
+
+    @app.get("/livez")
+    async def livez() -> dict[str, str]:
+        return {"status": "alive"}
+
+    async def predict(row: FlightRequest) -> Any:
+        return Response(answer, media_type="application/json")
+
+    predict.__annotations__["row"] = FlightRequest  # a local name: FastAPI cannot resolve the text
+    app.post("/v1/predict", response_model=schemas.Prediction)(predict)
     return app
 
 
@@ -278,6 +307,7 @@ def main() -> None:
             "1 worker": ([*serve, "1"], linked_workdir(tmp / "one")),
             f"{args.workers} workers": ([*serve, str(args.workers)], linked_workdir(tmp / "many")),
             "naive": ([sys.executable, __file__, "--serve-naive"], {}),
+            "floor": ([sys.executable, __file__, "--serve-floor"], {}),
         }
         if args.before and _has_commit(args.before):
             configs["before"] = stack.enter_context(before_service(args.before, tmp))
@@ -298,8 +328,10 @@ def main() -> None:
             for name, (_, url) in started.items():
                 if name == "naive":
                     continue
-                results[name]["batch"] = _batch_rows_per_s(url, batch)
                 results[name]["livez"] = _load(url, args.requests, 1, "/livez")
+                if name == "floor":
+                    continue
+                results[name]["batch"] = _batch_rows_per_s(url, batch)
                 if name != "before":  # it has no /v1/explain
                     results[name]["explain"] = _load(url, args.requests // 4, 1, "/v1/explain")
                     results[name]["memory"] = _memory(started[name][0].pid)
@@ -375,6 +407,12 @@ def _report(results: dict[str, dict[str, Any]], single: str, several: str) -> No
               if "before" in results else "")  # fmt: skip
     print(f"8 clients, requests/s: {several} / {single} = {many / one:.2f}x; {before}"
           f"{several} / naive = {many / naive:.0f}x")  # fmt: skip
+    if "floor" in results:
+        res, ours = results["floor"], results[single]
+        floor, post = np.median(res["livez"][0]), np.median(res[1][0])
+        print(f"floor (FastAPI, the same models, a fixed answer): /livez p50 {floor:.2f} ms, "
+              f"/v1/predict p50 {post:.2f} ms = {post / floor:.2f}x its /livez; {single}'s "
+              f"/v1/predict p50 is {np.median(ours[1][0]) / post:.2f}x the floor's")  # fmt: skip
     if "before" in results:
         res = results["before"]
         floor, p50 = np.median(res["livez"][0]), np.median(res[1][0])
@@ -397,10 +435,11 @@ def _report(results: dict[str, dict[str, Any]], single: str, several: str) -> No
 
 
 if __name__ == "__main__":
-    if "--serve-naive" in sys.argv:
+    if "--serve-naive" in sys.argv or "--serve-floor" in sys.argv:
         import uvicorn
 
         port = int(sys.argv[sys.argv.index("--port") + 1])
-        uvicorn.run(naive_app(), host="127.0.0.1", port=port, log_level="warning")
+        app = naive_app() if "--serve-naive" in sys.argv else floor_app()
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
     else:
         main()
