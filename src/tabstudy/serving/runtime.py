@@ -14,8 +14,8 @@ float runtimes reproduce Keras within 2.4e-7.
   big batches.
 - ``auto`` (default): LiteRT on its built-in kernels up to :data:`SMALL_BATCH` rows, the
   SavedModel above: both compute the same bits on every x86-64 CPU (:mod:`tabstudy.numerics`).
-  With ``TABSTUDY_NUMERICS=native``, ONNX Runtime for the small requests (it picks its kernels
-  by the CPU's instruction set, with no switch to pin them).
+  With ``TABSTUDY_NUMERICS=native`` the same two, LiteRT with its default delegate (XNNPACK):
+  one row 0.045 ms against ONNX Runtime's 0.098 in ``benchmarks/inference.py``'s native run.
 - ``keras``: the Keras model called directly (``model(x)``), kept as an option.
 - ``litert_quantized``: dynamic-range quantized LiteRT, only when asked for: half the size,
   probabilities off by up to ~0.014 (ROC AUC -0.0001 on the test window), and no faster on x86.
@@ -33,7 +33,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tabstudy import numerics
 from tabstudy.models import export
 from tabstudy.models.bundle import Bundle
 
@@ -48,9 +47,6 @@ interpreter, whose arena stays at its largest call (2.4 MiB more than at one row
 rows, 4.0 after 4,096, 12.6 after 10,000), and a worker's threadpool has up to 40 threads.
 (Before LiteRT's calls skipped the resize at an unchanged size and the byte encoding of text,
 it cost 0.12 ms + 9.6 µs a row and the limit was 128.)"""
-SMALL_BATCH_ONNX = 512
-"""The same with ONNX Runtime (native numerics): about 0.11 ms + 1.4 µs a row; it stays ahead
-of the SavedModel, so the limit only bounds one request's share of a core."""
 AGREEMENT = 1e-6
 
 
@@ -149,17 +145,15 @@ def _missing(bundle: Bundle, file: Path) -> str:
 
 
 class AutoRuntime:
-    """For small requests LiteRT on its built-in kernels, whose numerics do not depend on the CPU
-    (:mod:`tabstudy.numerics`); with ``TABSTUDY_NUMERICS=native``, ONNX Runtime where the bundle
-    has it (it picks kernels by the CPU's instruction set). The SavedModel for large batches."""
+    """LiteRT for requests up to :data:`SMALL_BATCH` rows (on its built-in kernels, whose
+    numerics do not depend on the CPU, :mod:`tabstudy.numerics`; with its default delegate under
+    ``TABSTUDY_NUMERICS=native``), the SavedModel for larger batches."""
 
     name = "auto"
 
     def __init__(self, bundle: Bundle) -> None:
-        native = numerics.mode() == numerics.NATIVE
-        has_onnx = (bundle.path / export.ONNX_FILE).is_file()
-        self.small = OnnxRuntime(bundle) if native and has_onnx else LiteRuntime(bundle)
-        self.limit = SMALL_BATCH_ONNX if self.small.name == "onnx" else SMALL_BATCH
+        self.small: Runtime = LiteRuntime(bundle)
+        self.limit = SMALL_BATCH
         self.large = SavedModelRuntime(bundle)
 
     def predict(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
