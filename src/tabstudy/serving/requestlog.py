@@ -159,18 +159,24 @@ def _workers(path: Path) -> list[Path]:
     return [path, *sorted(others, key=lambda p: int(p.name[len(stem) + 1 : -len(suffix)]))]
 
 
+def _logs(path: Path) -> list[list[Path]]:
+    """Each worker's log (:func:`_workers`) that has files: its rotated files and itself,
+    oldest first."""
+    return [found for log in _workers(path) if (found := _rotations(log))]
+
+
 def files(path: Path) -> list[Path]:
     """The log at ``path`` and its rotated files, oldest first, then each other worker's
     (:func:`worker_file`) the same way."""
-    return [f for log in _workers(path) for f in _rotations(log)]
+    return [f for log in _logs(path) for f in log]
 
 
 def read(path: Path) -> list[dict[str, Any]]:
     """Every line of the log at ``path``, its rotated files and the other workers' logs, as
     dicts, oldest first (by their ``time`` when several workers wrote); :class:`ValueError`
     naming the file and line of a bad one, or when there is no log."""
-    logs = [found for log in _workers(path) if (found := _rotations(log))]
-    found = [f for files_of_one in logs for f in files_of_one]
+    logs = _logs(path)
+    found = [f for log in logs for f in log]
     if not found:
         raise ValueError(f"{paths.rel(path)}: no request log here; serve some requests first")
     records = []
