@@ -131,7 +131,8 @@ def _sorted_export_variables() -> Iterator[None]:
 
     Keras lists a SavedModel's variables from a set ordered by object ``id()``, so their order
     (and with it the object graph and checkpoint bytes) changes from process to process. This
-    patches that private function (keras 3.15; the bundle byte-equality test guards it).
+    patches that private function (keras 3.15, pinned in requirements.in; tests/test_keras_guards.py
+    and the bundle byte-equality test guard it).
     """
     from keras.src.export import saved_model_export_archive as archive
 

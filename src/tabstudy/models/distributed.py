@@ -319,7 +319,8 @@ def keras_multi_worker_fixes(model: keras.Model, strategy: Any) -> None:
        workers. (Epoch logs do not come from these: Keras reads the metrics in cross-replica
        context, which all-reduces their states, so they are the global values.)
 
-    Private Keras API: the multi-worker test fails loudly if an upgrade changes it.
+    Private Keras API: tests/test_keras_guards.py (fast) and the multi-worker test fail loudly if
+    an upgrade changes it.
     """
     import tensorflow as tf
 

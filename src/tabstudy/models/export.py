@@ -121,7 +121,7 @@ def numeric_model(model: Any) -> Any:
 def numeric_order(impute: Any) -> list[str]:
     """The raw numeric inputs in the order the imputation layer concatenates them (the feature
     spec's order; the model's own inputs are sorted by name, which is not the same)."""
-    node = impute._inbound_nodes[0]  # Keras 3: the call that built the preprocessor
+    node = impute._inbound_nodes[0]  # private Keras 3 API (tests/test_keras_guards.py)
     return [t._keras_history.operation.name for t in node.input_tensors]
 
 
