@@ -49,14 +49,21 @@ def target_path(final: Path) -> Path:
 
 
 @contextmanager
-def atomic_path(final: Path, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path; on success rename it to the (staged) target of ``final``.
+def atomic_path(final: Path, suffix: str = "", *, staged: bool = True) -> Iterator[Path]:
+    """The project's one atomic write: yield a temporary path beside the target; when the block
+    succeeds, rename it onto the target (with the mode a plain ``open()`` gives); when it fails,
+    remove it, so the target is either the old file or the whole new one.
 
     Args:
         final: the path the caller means to write.
-        suffix: suffix of the temporary file (some writers infer a format from it).
+        suffix: suffix of the temporary file (some writers infer a format from it). The
+            temporary name starts with a dot and ends in ``suffix``, so a glob for the final
+            files (``*.json``) never matches it when ``suffix`` is empty.
+        staged: write to the stage's staging directory when one is active
+            (:func:`target_path`). False for files that are never a stage's output: a private
+            run directory, the online store, the tuner's run records.
     """
-    dest = target_path(final)
+    dest = target_path(final) if staged else Path(final)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.tmp-", suffix=suffix, dir=dest.parent)
     os.close(fd)
@@ -135,8 +142,9 @@ def write_json(obj: Any, final: Path) -> None:
     write_text(json_text(obj), final)
 
 
-def write_text(text: str, final: Path) -> None:
-    with atomic_path(final) as tmp:
+def write_text(text: str, final: Path, *, staged: bool = True) -> None:
+    """Write ``text`` as UTF-8 (atomically; ``staged`` as in :func:`atomic_path`)."""
+    with atomic_path(final, staged=staged) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 

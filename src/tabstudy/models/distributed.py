@@ -61,22 +61,21 @@ import argparse
 import dataclasses
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import types
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 import keras
 import numpy as np
 
+from tabstudy import artifacts
+from tabstudy.engines import processes
 from tabstudy.models import keras_model
 from tabstudy.models.keras_model import Encoded, Hyperparameters
 
@@ -188,24 +187,14 @@ class MultiWorkerResult:
 # --- cluster ------------------------------------------------------------------------------------
 
 
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct TCP ports free on every interface (a worker's gRPC server binds
-    ``0.0.0.0:PORT`` whatever host ``TF_CONFIG`` names). All sockets are held until every port
-    is picked, so the ports differ; another process may still take one before the worker binds
-    it (:func:`train_multi_worker` then retries with new ports)."""
-    with ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for s in socks:
-            s.bind(("", 0))
-        return [s.getsockname()[1] for s in socks]
-
-
 def tf_configs(workers: int, host: str = LOOPBACK) -> list[dict[str, Any]]:
     """One ``TF_CONFIG`` per worker of a ``workers``-process cluster on ``host`` (free ports);
     entry ``i`` is task ``i`` (task 0 is the chief)."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    cluster = {"worker": [f"{host}:{port}" for port in free_ports(workers)]}
+    # every interface: a worker's gRPC server binds 0.0.0.0:PORT whatever host TF_CONFIG names;
+    # another process may take a port before the worker binds it (train_multi_worker retries)
+    cluster = {"worker": [f"{host}:{port}" for port in processes.free_ports(workers)]}
     return [{"cluster": cluster, "task": {"type": "worker", "index": i}} for i in range(workers)]
 
 
@@ -240,7 +229,7 @@ def save_encoded(examples: Encoded, path: Path) -> None:
     arrays = {n: np.asarray(v) for n, v in examples.features.items()}
     if LABELS_KEY in arrays:
         raise ValueError(f"a feature may not be named {LABELS_KEY!r}")
-    with _atomic(path, ".npz") as tmp:
+    with artifacts.atomic_path(path, ".npz", staged=False) as tmp:
         np.savez(tmp, **arrays, **{LABELS_KEY: np.asarray(examples.labels)})
 
 
@@ -398,7 +387,7 @@ def save_weights(model: keras.Model, final: Path) -> None:
     """Write ``model.get_weights()`` (in order) to one ``.npz``, atomically. (Not Keras's
     ``.weights.h5``: that also holds the optimizer state, which a core built elsewhere lacks,
     and loading it warns.)"""
-    with _atomic(final, ".npz") as tmp:
+    with artifacts.atomic_path(final, ".npz", staged=False) as tmp:
         np.savez(tmp, *model.get_weights())
 
 
@@ -413,10 +402,10 @@ def save_outputs(core: keras.Model, index: int, report: dict, output: Path) -> N
     history, atomically. The others write no weights: ``get_weights`` reads this worker's copy of
     the mirrored variables (identical on every worker) and takes part in no collective, so the
     TF docs' "non-chief saves to a temporary directory" dance is not needed."""
-    _write_text(json.dumps(report), output / f"worker-{index}.json")
+    artifacts.write_text(json.dumps(report), output / f"worker-{index}.json", staged=False)
     if index == 0:
         save_weights(core, output / WEIGHTS_FILE)
-        _write_text(json.dumps(report["history"]), output / HISTORY_FILE)
+        artifacts.write_text(json.dumps(report["history"]), output / HISTORY_FILE, staged=False)
 
 
 def worker_main(job_path: Path) -> None:
@@ -469,73 +458,41 @@ def run_workers(
         WorkerFailed: naming the first worker found exited non-zero, or, on timeout, the first
             still running; every other worker is stopped first (SIGTERM, then SIGKILL).
     """
-    logs.mkdir(parents=True, exist_ok=True)
-    with ExitStack() as stack:
-        procs: list[Any] = []
-        stack.callback(_stop_all, procs)  # runs first on the way out: no worker outlives this
+    procs: list[processes.Process] = []
+    try:
         for i, (cmd, env) in enumerate(zip(commands, envs, strict=True)):
-            procs.append(_start(cmd, env, logs, i, stack))
+            procs.append(processes.start(f"worker-{i}", cmd, env, logs))
         deadline = time.monotonic() + timeout_s
         while True:
             codes = [p.poll() for p in procs]
             failed = [i for i, c in enumerate(codes) if c not in (None, 0)]
             if failed:
-                _stop_all(procs)
-                raise _failure(failed[0], codes, logs)
+                raise _failure(failed[0], codes, procs)
             if all(c == 0 for c in codes):
                 return
             if time.monotonic() > deadline:
-                _stop_all(procs)
                 running = [i for i, c in enumerate(codes) if c is None]
                 raise WorkerFailed(
                     running[0],
                     None,
-                    _tail(logs, running[0]),
+                    _tail(procs[running[0]]),
                     f" (timeout {timeout_s:g} s; still running: {running})",
                 )
             time.sleep(poll_s)
+    finally:
+        processes.stop_all(procs)  # no worker outlives this
 
 
-def _start(cmd: Sequence[str], env: Mapping[str, str], logs: Path, i: int, stack: ExitStack) -> Any:
-    """Start worker ``i`` in its own session, its output going to files (not pipes, which
-    would block a chatty worker once full)."""
-    out: IO[bytes] = stack.enter_context((logs / f"worker-{i}.out").open("wb"))
-    err: IO[bytes] = stack.enter_context((logs / f"worker-{i}.err").open("wb"))
-    return subprocess.Popen(
-        list(cmd),
-        env=dict(env),
-        stdout=out,
-        stderr=err,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+def _tail(proc: processes.Process) -> str:
+    return "\n".join(processes.tail(proc.stderr, STDERR_TAIL_LINES)) or "(empty)"
 
 
-def _stop_all(procs: Sequence[Any], grace_s: float = 5.0) -> None:
-    """SIGTERM each still-running worker's process group, then SIGKILL what is left; reap."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        alive = [p for p in procs if p.poll() is None]
-        for p in alive:
-            with suppress(ProcessLookupError):
-                os.killpg(p.pid, sig)
-        deadline = time.monotonic() + grace_s
-        while alive and time.monotonic() < deadline:
-            alive = [p for p in alive if p.poll() is None]
-            time.sleep(0.05)
-    for p in procs:
-        p.wait()
-
-
-def _tail(logs: Path, index: int, lines: int = STDERR_TAIL_LINES) -> str:
-    path = logs / f"worker-{index}.err"
-    text = path.read_text(errors="replace") if path.exists() else ""
-    return "\n".join(text.rstrip().splitlines()[-lines:]) or "(empty)"
-
-
-def _failure(index: int, codes: Sequence[int | None], logs: Path) -> WorkerFailed:
+def _failure(
+    index: int, codes: Sequence[int | None], procs: list[processes.Process]
+) -> WorkerFailed:
     others = {i: c for i, c in enumerate(codes) if i != index and c not in (None, 0)}
     note = f" (also exited non-zero: {others})" if others else ""
-    return WorkerFailed(index, codes[index], _tail(logs, index), note)
+    return WorkerFailed(index, codes[index], _tail(procs[index]), note)
 
 
 def write_inputs(
@@ -545,7 +502,7 @@ def write_inputs(
     save_encoded(train, work / "train.npz")
     save_encoded(valid, work / "valid.npz")
     job = WorkerJob(str(work / "train.npz"), str(work / "valid.npz"), core, fit, str(work), threads)
-    _write_text(job.to_json(), work / JOB_FILE)
+    artifacts.write_text(job.to_json(), work / JOB_FILE, staged=False)
     return work / JOB_FILE
 
 
@@ -663,30 +620,6 @@ def replay_history(
     out = keras.callbacks.History()
     out.history, out.epoch = {k: list(v) for k, v in history.items()}, list(range(epochs))
     return out
-
-
-# --- small helpers ------------------------------------------------------------------------------
-
-
-@contextmanager
-def _atomic(final: Path, suffix: str) -> Iterator[Path]:
-    """A temporary path beside ``final`` (ending in ``suffix``) renamed to ``final`` on success.
-
-    (Not :func:`tabstudy.artifacts.atomic_path`: these files live in a private run directory,
-    never under a stage's staging directory.)"""
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.tmp-", suffix=suffix, dir=final.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _write_text(text: str, final: Path) -> None:
-    with _atomic(final, ".tmp") as tmp:
-        tmp.write_text(text)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ import keras
 import keras_tuner as kt
 import pandas as pd
 
-from tabstudy import paths, tracking
+from tabstudy import artifacts, paths, tracking
 from tabstudy.config import TuneConfig
 from tabstudy.models import keras_model, sizing
 from tabstudy.models.keras_model import Hyperparameters, build_core, fit_examples
@@ -166,13 +166,7 @@ def write_run_record(runs: Path, record: Mapping[str, Any]) -> Path:
     partial record. Returns the file."""
     runs.mkdir(parents=True, exist_ok=True)
     final = runs / f"{record['trial']}-{record['tuner_id']}-{record['pid']}-{time.time_ns()}.json"
-    tmp = final.with_name(f".{final.name}.tmp")  # unique like the name; not matched by *.json
-    try:
-        with open(tmp, "x", encoding="utf-8") as fh:
-            json.dump(record, fh, sort_keys=True)
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
+    artifacts.write_text(json.dumps(record, sort_keys=True), final, staged=False)
     return final
 
 

@@ -41,22 +41,20 @@ one machine or a shared disk).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from tabstudy import artifacts, config, paths
+from tabstudy.engines import processes
 
 if TYPE_CHECKING:  # the module itself loads TensorFlow: only role processes import it
     import keras_tuner as kt
@@ -104,9 +102,7 @@ def parse_oracle(text: str) -> tuple[str, int]:
 def free_port(host: str = LOOPBACK) -> int:
     """A TCP port nothing listens on now (the OS picks it; another process could still take it
     before the chief binds it, and then the chief fails and says so)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    return processes.free_ports(1, host)[0]
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -210,14 +206,7 @@ def print_summary(summary: dict[str, Any]) -> None:
 # --- the launcher: a chief and N workers on this machine --------------------------------
 
 
-@dataclass(frozen=True)
-class Role:
-    """One launched process: its role name, the process and its log files."""
-
-    name: str
-    process: subprocess.Popen[bytes]
-    stdout: Path
-    stderr: Path
+Role = processes.Process  # a launched chief or worker
 
 
 def start_role(name: str, port: int, logs: Path, results: Path) -> Role:
@@ -227,24 +216,15 @@ def start_role(name: str, port: int, logs: Path, results: Path) -> Role:
     args += ["--role", "chief" if name == CHIEF else "worker", "--oracle", f"{LOOPBACK}:{port}"]
     args += ["--results", str(results)] if name == CHIEF else []
     env = {"TF_CPP_MIN_LOG_LEVEL": "2", **os.environ, "PYTHONUNBUFFERED": "1"}
-    out, err = logs / f"{name}.out", logs / f"{name}.err"
-    with open(out, "wb") as fo, open(err, "wb") as fe:
-        process = subprocess.Popen(args, stdout=fo, stderr=fe, env=env, start_new_session=True)
-    return Role(name, process, out, err)
-
-
-def tail(path: Path, lines: int = TAIL_LINES) -> str:
-    """The last ``lines`` lines of a log file, indented."""
-    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
-    return "\n".join("    " + line for line in text.splitlines()[-lines:])
+    return processes.start(name, args, env, logs)
 
 
 def describe_exit(role: Role, code: int) -> str:
     """A failed process: its role, how it ended and the tail of its stderr."""
-    how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    lines = "\n".join("    " + line for line in processes.tail(role.stderr, TAIL_LINES))
     return (
-        f"{role.name} (pid {role.process.pid}) {how}; the end of {paths.rel(role.stderr)}:\n"
-        f"{tail(role.stderr)}"
+        f"{role.name} (pid {role.pid}) {processes.describe_exit(code)}; "
+        f"the end of {paths.rel(role.stderr)}:\n{lines}"
     )
 
 
@@ -257,7 +237,7 @@ def supervise(roles: list[Role], timeout: float | None) -> tuple[str | None, lis
     while True:
         now = time.monotonic()
         for role in roles:
-            code = role.process.poll()
+            code = role.poll()
             if code is not None and role.name not in ended:
                 ended[role.name] = (now, code)
         verdict = outcome(roles, ended, now)
@@ -289,20 +269,6 @@ def outcome(
     elif running == [chief.name] and now - max(t for t, _ in ended.values()) > CHIEF_GRACE_S:
         return f"chief: still running {CHIEF_GRACE_S:.0f} s after every worker ended", []
     return None
-
-
-def stop_all(roles: list[Role], wait_s: float = 10.0) -> None:
-    """SIGTERM every launched process group still running, give them ``wait_s`` seconds in all,
-    then SIGKILL what is left."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        alive = [r for r in roles if r.process.poll() is None]
-        for role in alive:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(role.process.pid, sig)  # its own session: it and its children
-        deadline = time.monotonic() + wait_s
-        for role in alive:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                role.process.wait(timeout=max(0.1, deadline - time.monotonic()))
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -337,7 +303,7 @@ def launch(workers: int, port: int | None, timeout: float | None) -> int:
     except KeyboardInterrupt:
         failure, notes = "interrupted; every process was stopped", []
     finally:
-        stop_all(roles)
+        processes.stop_all(roles, grace_s=10.0)
     for note in notes:
         print(f"tune-distributed: {note}", file=sys.stderr)
     if failure:
