@@ -252,8 +252,7 @@ def step_train(work: Path, years: int, frac: float, hp_json: str = "{}") -> dict
 def step_materialize(work: Path, years: int, frac: float) -> dict[str, Any]:
     """The materialize stage: the online store for the bundle, from the raw tables."""
     from tabstudy import paths, studies
-    from tabstudy.data import ingest
-    from tabstudy.serving import store
+    from tabstudy.data import ingest, store
 
     cfg = _config(years, frac)
     study = studies.get(cfg.data.source)

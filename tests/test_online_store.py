@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from tabstudy.config import FlightsFeatures, FlightsTarget, SplitConfig
-from tabstudy.serving.store import StoreError, read_meta
-from tabstudy.studies.flights import features, history, ingest, legs, online
+from tabstudy.data.store import StoreError, read_meta
+from tabstudy.studies.flights import features, history, ingest, legs, materialize, online
 
 TARGET = FlightsTarget(delay_minutes=15, unresolved="drop")
 CFG = FlightsFeatures(
@@ -64,7 +64,7 @@ def test_online_features_equal_the_offline_rows(tables, tmp_path) -> None:
     raw = labelled[labelled[features.DATE_COLUMN] >= CFG.split.test_start].reset_index(drop=True)
     assert (raw[features.TIME_COLUMN].to_numpy() == test[features.TIME_COLUMN].to_numpy()).all()
     pick = np.sort(np.random.default_rng(0).choice(len(raw), 2000, replace=False))
-    online.materialize(tables, TARGET, CFG, tmp_path / "store.sqlite", "bundle")
+    materialize.materialize(tables, TARGET, CFG, tmp_path / "store.sqlite", "bundle")
     store = online.FlightsOnline(tmp_path / "store.sqlite")
     assert_same(store.features(requests(raw.iloc[pick])), test.iloc[pick])
     for i in pick[:50]:  # one flight a request: the kernels' short path (history.FEW)
@@ -110,18 +110,18 @@ def test_a_day_appended_equals_a_rebuild_and_old_events_are_refused(tables, tmp_
     fresh_weather = july1["weather"][~july1["weather"].index.isin(june["weather"].index)]
     assert in_air.sum() > 0
     inc, full = tmp_path / "inc.sqlite", tmp_path / "full.sqlite"
-    online.materialize(known, TARGET, CFG, inc, "b")
+    materialize.materialize(known, TARGET, CFG, inc, "b")
     before = inc.stat().st_mtime_ns
     marks_before = read_meta(inc)["watermarks"]
     # July 1's flights: some previous legs were in the air at midnight
     july1_only = july1["flights"].iloc[len(june["flights"]) :]
     ask_july1 = requests(july1_only[july1_only["tailnum"].notna()])
     in_air_then = online.FlightsOnline(inc).features(ask_july1)["prev_leg_status"]
-    added = online.append_events(inc, fresh_flights, fresh_weather)
+    added = materialize.append_events(inc, fresh_flights, fresh_weather)
     assert added["outcomes"] > 900 and added["weather"] == len(fresh_weather) > 60
     assert added["departures"] > 0 and inc.stat().st_mtime_ns != before
     assert added["legs"] == fresh_flights["tailnum"].notna().sum()
-    online.materialize(july1, TARGET, CFG, full, "b")
+    materialize.materialize(july1, TARGET, CFG, full, "b")
     # the appends moved every source's watermark to where a rebuild puts it
     inc_meta, full_meta = read_meta(inc), read_meta(full)
     assert set(inc_meta["watermarks"]) == {"outcomes", "weather", "legs"}
@@ -139,13 +139,13 @@ def test_a_day_appended_equals_a_rebuild_and_old_events_are_refused(tables, tmp_
     # the same day again: every event is older than the store's newest -> refused, nothing written
     size = inc.stat().st_size
     with pytest.raises(StoreError, match=r"outcome event\(s\) are older than the store's newest"):
-        online.append_events(inc, fresh_flights.head(50))
+        materialize.append_events(inc, fresh_flights.head(50))
     with pytest.raises(StoreError, match="weather event"):
-        online.append_events(inc, weather=june["weather"].tail(3))
+        materialize.append_events(inc, weather=june["weather"].tail(3))
     assert inc.stat().st_size == size
     # told to backfill, a late correction is taken
     late = fresh_flights.head(1).assign(arr_delay=999.0, dep_delay=0.0)
-    assert online.append_events(inc, late, backfill=True)["outcomes"] == 1
+    assert materialize.append_events(inc, late, backfill=True)["outcomes"] == 1
 
 
 def test_an_outcome_not_yet_known_changes_nothing_served(tables, tmp_path) -> None:
@@ -153,7 +153,7 @@ def test_an_outcome_not_yet_known_changes_nothing_served(tables, tmp_path) -> No
     the served features stay the same; perturb one known before it and they move."""
     dec = _upto(tables, "2013-12-10")
     path = tmp_path / "s.sqlite"
-    online.materialize(dec, TARGET, CFG, path, "b")
+    materialize.materialize(dec, TARGET, CFG, path, "b")
     flights = dec["flights"]
     query = flights[(flights["month"] == 12) & (flights["day"] == 10) & (flights["hour"] == 15)]
     ask = requests(query.head(20))
@@ -161,13 +161,13 @@ def test_an_outcome_not_yet_known_changes_nothing_served(tables, tmp_path) -> No
     same_day_later = flights[(flights["month"] == 12) & (flights["day"] == 10)
                              & (flights["hour"] >= 14) & flights["arr_delay"].notna()]  # fmt: skip
     flipped = same_day_later.assign(arr_delay=np.where(same_day_later["arr_delay"] >= 15, 0, 60))
-    online.append_events(path, flipped, backfill=True)  # replaces those flights' outcomes
+    materialize.append_events(path, flipped, backfill=True)  # replaces those flights' outcomes
     after = online.FlightsOnline(path).features(ask)
     for name in base:
         np.testing.assert_array_equal(base[name], after[name], err_msg=name)
     day9 = (flights["month"] == 12) & (flights["day"] == 9)
     earlier = flights[day9 & flights["arr_delay"].notna()]
-    online.append_events(path, earlier.assign(arr_delay=120.0), backfill=True)
+    materialize.append_events(path, earlier.assign(arr_delay=120.0), backfill=True)
     moved = online.FlightsOnline(path).features(ask)
     assert not np.allclose(moved["hist_origin_7d"], base["hist_origin_7d"])
 

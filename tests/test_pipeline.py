@@ -5,8 +5,8 @@
 * a second clean run in another clean copy gives byte-identical outputs, every one of them
   (data, model bundle, metrics, plots, figures, executed notebooks, HTML), so dvc.lock is equal;
 * a stage's dependencies are the code it executes: editing the flights history code makes the
-  study stages stale and not tune/train/evaluate; editing the plot declarations makes nothing
-  stale;
+  study stages stale and not tune/train/evaluate; editing the model code leaves the data stages
+  up to date; editing serving code or the plot declarations makes nothing stale;
 * a tampered model bundle stops the stages that load it, naming the file;
 * a failing cell fails its stage, shows the error at the top of the executed notebook, writes
   nothing else and leaves the last good outputs in place.
@@ -157,6 +157,18 @@ def test_stage_deps_are_the_code_it_executes(first_run, tmp_path) -> None:
     # a file dropped into external/ is not the flights study's data
     (work / "external" / "my_table.csv").write_text("a,b\n1,2\n")
     assert _stale(work) == set(), "a file in external/ made a stage stale"
+    # serving code is no stage's dependency: every module under serving/ edited, none stale
+    for module in sorted((work / "src" / "tabstudy" / "serving").rglob("*.py")):
+        module.write_text(module.read_text() + "\n# a serving change\n")
+    assert _stale(work) == set(), "editing serving/ made a stage stale"
+    # model code: the data stages stay up to date; the stages that build or load a model do not
+    model = work / "src" / "tabstudy" / "models" / "keras_model.py"
+    model.write_text(model.read_text() + "\n# a model change\n")
+    stale = _stale(work)
+    assert not stale & {"ingest", "validate", "eda", "features", "baselines"}, stale
+    assert {"tune", "train", "evaluate", "backtest"} <= stale, stale
+    model.write_text(model.read_text().removesuffix("\n# a model change\n"))
+    assert _stale(work) == set()
     history = work / "src" / "tabstudy" / "studies" / "flights" / "history.py"
     history.write_text(history.read_text() + "\n# smoothing tweak\n")
     assert _stale(work) == {"ingest", "validate", "eda", "features", "materialize"}

@@ -96,6 +96,42 @@ STUDY_FREE_STAGES = (
 )
 
 
+def test_dvcgen_follows_imports_that_run_not_type_only_ones() -> None:
+    code = (
+        "from typing import TYPE_CHECKING\n"
+        "import typing\n"
+        "from tabstudy import paths\n"
+        "if TYPE_CHECKING:\n"
+        "    from tabstudy.models.bundle import Bundle\n"
+        "else:\n"
+        "    import tabstudy.spec\n"
+        "if typing.TYPE_CHECKING:\n"
+        "    import tabstudy.serving.app\n"
+        "def f():\n"
+        "    from tabstudy.models import keras_model\n"
+    )
+    assert dvcgen._imports(code) == {
+        "tabstudy",
+        "tabstudy.paths",
+        "tabstudy.spec",
+        "tabstudy.models",
+        "tabstudy.models.keras_model",
+    }
+
+
+def test_data_stages_import_no_model_or_serving_code() -> None:
+    """The offline half of a study never reaches serving code or the network's code."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        assert not [d for d in stage["deps"] if d.startswith("src/tabstudy/serving/")], name
+    network = {f"src/tabstudy/models/{m}.py" for m in ("keras_model", "bundle", "export")}
+    for name in ("ingest", "validate", "eda", "features", "baselines", "source"):
+        deps = stages[name]["deps"]
+        assert not network & set(deps), name
+        if name != "baselines":  # its baselines live in models/
+            assert not [d for d in deps if d.startswith("src/tabstudy/models/")], (name, deps)
+
+
 def test_stage_deps_follow_the_code_each_stage_executes() -> None:
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     for name in STUDY_FREE_STAGES:

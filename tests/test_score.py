@@ -318,11 +318,11 @@ def table_work(tmp_path_factory) -> Path:
     params.yaml set to that study."""
     import pandas as pd
 
+    from tabstudy.data import store
     from tabstudy.models import bundle
     from tabstudy.models import keras_model as km
-    from tabstudy.serving import store
     from tabstudy.spec import LABEL, Feature, FeatureSet
-    from tabstudy.studies.table import online
+    from tabstudy.studies.table import TableStudy
 
     work = tmp_path_factory.mktemp("score")
     (work / "params.yaml").write_bytes((REPO / "params.yaml").read_bytes())
@@ -342,7 +342,9 @@ def table_work(tmp_path_factory) -> Path:
     dest = work / "models" / "bundle"
     bundle.write_bundle(dest, km.export_model(pre, core), spec, {}, {"value": 0.5},
                         {"study": "file"})  # fmt: skip
-    online.materialize(work / "data" / "online" / "store.sqlite", store.bundle_digest(dest))
+    TableStudy().materialize(
+        {}, None, None, work / "data" / "online" / "store.sqlite", store.bundle_digest(dest)
+    )
     return work
 
 

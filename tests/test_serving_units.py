@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from tabstudy.data.store import StoreError
 from tabstudy.serving import freshness, requestlog, schemas
-from tabstudy.serving.store import StoreError
 from tabstudy.studies.flights.online import FlightRequest
 
 HOUR = 3600

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from tabstudy import artifacts, paths, provenance
+from tabstudy.data.store import bundle_digest
 from tabstudy.models.bundle import BundleError, load_bundle
-from tabstudy.serving.store import bundle_digest
 
 PROD = "prod"
 STAGING = "staging"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from tabstudy import paths
+from tabstudy import artifacts, paths
 
 META = "meta"
 MISSING = "no online store here; run the materialize stage (dvc repro)"
@@ -63,19 +62,13 @@ def write_meta(con: sqlite3.Connection, meta: Mapping[str, Any]) -> None:
 def build(path: Path, fill: Callable[[sqlite3.Connection], None]) -> None:
     """Build a store at ``path`` with ``fill(connection)``: written beside it, then renamed, so
     a failed build leaves the last good store in place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
-    try:
+    with artifacts.atomic_path(path, ".sqlite", staged=False) as tmp:
         con = sqlite3.connect(tmp)
         try:
             fill(con)
             con.commit()
         finally:
             con.close()
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

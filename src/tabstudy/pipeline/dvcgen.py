@@ -3,13 +3,16 @@
 Each stage's src dependencies are the transitive closure of the ``tabstudy`` modules its code
 imports (its notebook's imports plus the runner, or the command's module), read with :mod:`ast`,
 so a stage depends on exactly the code it executes: editing the flights history code does not
-make ``tune`` stale, and editing :mod:`.plots` makes no stage stale.
+make ``tune`` stale, and editing :mod:`.plots` makes no stage stale. Imports under
+``if TYPE_CHECKING:`` are left out (they never run); the offline stages import no serving code
+and no model types (a study's online half lives in :mod:`tabstudy.studies.online`).
 """
 
 from __future__ import annotations
 
 import ast
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +49,11 @@ def notebook_imports(notebook: Path) -> set[str]:
 
 
 def _imports(code: str) -> set[str]:
+    """``tabstudy`` modules that ``code`` imports when it runs: everywhere (module level and
+    inside functions, which run when called), except under ``if TYPE_CHECKING:``, which never
+    runs."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(code)):
+    for node in _executed_nodes(ast.parse(code)):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.split(".")[0] == PACKAGE}
         elif (
@@ -58,6 +64,25 @@ def _imports(code: str) -> set[str]:
             found.add(node.module)
             found |= {f"{node.module}.{a.name}" for a in node.names}
     return found
+
+
+def _executed_nodes(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every node of ``tree`` but the bodies of ``if TYPE_CHECKING:`` (their ``else`` runs)."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            todo.extend(node.orelse)
+        else:
+            todo.extend(ast.iter_child_nodes(node))
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    """``TYPE_CHECKING`` or ``typing.TYPE_CHECKING``."""
+    if isinstance(test, ast.Name):
+        return test.id == "TYPE_CHECKING"
+    return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
 
 
 def module_file(module: str, src: Path) -> Path | None:

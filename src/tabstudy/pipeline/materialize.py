@@ -7,9 +7,8 @@ import sys
 import time
 
 from tabstudy import artifacts, config, paths, studies
-from tabstudy.data import ingest
+from tabstudy.data import ingest, store
 from tabstudy.models.bundle import load_bundle
-from tabstudy.serving import store
 
 
 def summary_line(where: str, rows: dict[str, int], seconds: float) -> str:

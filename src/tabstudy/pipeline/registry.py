@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from tabstudy import artifacts, config, paths, registry
+from tabstudy.data.store import bundle_digest
 from tabstudy.models.bundle import BundleError
-from tabstudy.serving.store import bundle_digest
 
 REFUSED = 1
 ERROR = 2

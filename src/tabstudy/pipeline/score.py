@@ -24,12 +24,14 @@ import sys
 from pathlib import Path
 from typing import get_args
 
-from tabstudy import config, paths, registry, studies
+from tabstudy import config, paths, registry
+from tabstudy.data import store
 from tabstudy.data.readers import DataReadError
 from tabstudy.pipeline import serve
-from tabstudy.serving import batch, freshness, store
+from tabstudy.serving import batch, freshness
 from tabstudy.serving.app import Variant
 from tabstudy.serving.features import OnlineFeatures
+from tabstudy.studies import online as online_studies
 
 RUNTIMES: tuple[str, ...] = get_args(config.ScoreConfig.model_fields["runtime"].annotation)
 
@@ -70,7 +72,7 @@ def load_model(cfg: config.StageConfig, model: str, runtime: str) -> tuple[Varia
     """The verified bundle ``model`` names, its runtime, and the study's online features over
     the checked store (the service's own steps)."""
     answering = Variant("score", serve.choose(model), runtime)
-    online = serve.online_features(studies.get(cfg.data.source), answering.bundle)
+    online = serve.online_features(online_studies.get(cfg.data.source), answering.bundle)
     return answering, online
 
 

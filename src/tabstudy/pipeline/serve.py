@@ -25,14 +25,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tabstudy import artifacts, config, paths, registry, studies
+from tabstudy import artifacts, config, paths, registry
+from tabstudy.data import store
+from tabstudy.data.store import StoreError
 from tabstudy.models.bundle import Bundle, BundleError, load_bundle
 from tabstudy.pipeline import registry as cli
-from tabstudy.serving import freshness, store, workers
+from tabstudy.serving import freshness, workers
 from tabstudy.serving.app import ServeSettings, create_app, share_metrics
 from tabstudy.serving.features import OnlineFeatures
 from tabstudy.serving.rollout import ModelChoice, Plan
-from tabstudy.serving.store import StoreError
+from tabstudy.studies import online as online_studies
 
 TOKEN_ENV = "TABSTUDY_API_TOKEN"
 
@@ -107,7 +109,7 @@ def settings() -> tuple[ServeSettings, config.ServeConfig, Plan]:
     """The service's settings from params.yaml (profile applied) and the environment, and the
     plan they resolve to now (checked before anything listens)."""
     cfg, serve = _config()
-    study = studies.get(cfg.data.source)
+    study = online_studies.get(cfg.data.source)
     first = plan()
     bundle = load_bundle(first.champion.bundle_dir)
     return (
@@ -162,7 +164,7 @@ def check_store(bundle_dir: Path) -> None:
     store.check_bundle(meta, digest, paths.online_store())
 
 
-def online_features(study: Any, bundle: Bundle) -> OnlineFeatures:
+def online_features(study: online_studies.ServingStudy, bundle: Bundle) -> OnlineFeatures:
     """The study's request-time features for ``bundle``, once :func:`check_store` passed."""
     check_store(bundle.path)
     return study.online(bundle, paths.online_store())

@@ -51,6 +51,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from tabstudy import artifacts
+from tabstudy.data.store import bundle_digest
 from tabstudy.models.bundle import Bundle, load_bundle
 from tabstudy.serving import explain, freshness, requestlog, rollout, schemas, workers
 from tabstudy.serving.features import OnlineFeatures, RowError
@@ -58,7 +59,6 @@ from tabstudy.serving.histogram import ArrayHistogram
 from tabstudy.serving.requestlog import LogFull, RequestLog
 from tabstudy.serving.rollout import CHALLENGER, CHAMPION, ModelChoice, Plan
 from tabstudy.serving.runtime import Runtime, load_runtime
-from tabstudy.serving.store import bundle_digest
 from tabstudy.spec import MISSING_CATEGORY
 
 PATHS = (

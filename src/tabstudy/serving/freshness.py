@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tabstudy.serving.store import StoreError
+from tabstudy.data.store import StoreError
 
 HOUR = 3600
 

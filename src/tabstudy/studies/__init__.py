@@ -13,7 +13,7 @@ add its config variants to :mod:`tabstudy.config` (the ``data`` union and
 
 from __future__ import annotations
 
-from tabstudy.studies.base import Labelled, Study
+from tabstudy.studies.base import Labelled, Study, by_source
 from tabstudy.studies.flights import FlightsStudy
 from tabstudy.studies.table import TableStudy
 
@@ -30,9 +30,4 @@ def get(source: str) -> Study:
     Raises:
         KeyError: naming the known sources.
     """
-    try:
-        return REGISTRY[source]
-    except KeyError:
-        raise KeyError(
-            f"unknown data.source {source!r}; known studies: {', '.join(REGISTRY)}"
-        ) from None
+    return by_source(REGISTRY, source)

@@ -1,19 +1,23 @@
-"""What a study plugin is: the :class:`Study` protocol and the :class:`Labelled` rows its label
-builder returns (kept apart from the registry so that plugins import this, not the registry)."""
+"""What a study plugin is, offline: the :class:`Study` protocol and the :class:`Labelled` rows its
+label builder returns (kept apart from the registry so that plugins import this, not the
+registry).
+
+Its online half (request model, request-time features) is another protocol,
+:class:`tabstudy.studies.online.ServingStudy`, in modules no offline stage imports: a stage
+depends in ``dvc.yaml`` on the code it executes, so model and serving code stay out of the data
+stages' dependencies."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import pandas as pd
-from pydantic import BaseModel
 
 from tabstudy.data.schema import Anomaly
 from tabstudy.eda import EdaFrame
-from tabstudy.models.bundle import Bundle
-from tabstudy.serving.features import OnlineFeatures
 from tabstudy.spec import FeatureSet
 
 
@@ -89,18 +93,26 @@ class Study(Protocol):
         (headings included) and tables, in order; empty when it has none."""
         ...
 
-    def request_model(self, bundle: Bundle) -> type[BaseModel]:
-        """The pydantic model of one request row (the service's OpenAPI schema)."""
-        ...
-
-    def online(self, bundle: Bundle, store_path: Path) -> OnlineFeatures:
-        """Request-time features for ``bundle``, from the online store at ``store_path`` (the
-        caller has checked that the store was built for this bundle)."""
-        ...
-
     def materialize(
         self, tables: dict[str, pd.DataFrame], target: Any, features: Any, path: Path,
         bundle_sha256: str,
     ) -> dict[str, int]:  # fmt: skip
         """Build the online store at ``path`` from the raw tables; its row counts per table."""
         ...
+
+
+T = TypeVar("T")
+
+
+def by_source(registry: Mapping[str, T], source: str) -> T:
+    """The plugin of ``registry`` that ``data.source`` names.
+
+    Raises:
+        KeyError: naming the known sources.
+    """
+    try:
+        return registry[source]
+    except KeyError:
+        raise KeyError(
+            f"unknown data.source {source!r}; known studies: {', '.join(registry)}"
+        ) from None

@@ -11,15 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from pydantic import BaseModel
 
 from tabstudy.config import FlightsData, FlightsFeatures, FlightsTarget
 from tabstudy.data.schema import Anomaly, check_target
 from tabstudy.eda import EdaFrame, add_calendar
-from tabstudy.models.bundle import Bundle
 from tabstudy.spec import LABEL, FeatureSet
 from tabstudy.studies.base import Labelled
-from tabstudy.studies.flights import features, ingest, legs, online
+from tabstudy.studies.flights import features, ingest, legs, materialize
 
 LABEL_SOURCE = "arr_delay"
 
@@ -123,18 +121,9 @@ class FlightsStudy:
         """Delay propagation on the training rows (:func:`.legs.propagation_section`)."""
         return legs.propagation_section(train, spec.names())
 
-    def request_model(self, bundle: Bundle) -> type[BaseModel]:
-        """A flight as a person describes it (:class:`.online.FlightRequest`)."""
-        return online.FlightRequest
-
-    def online(self, bundle: Bundle, store_path: Path) -> online.FlightsOnline:
-        """The online store loaded into memory (the service checks first that it was built
-        for ``bundle``)."""
-        return online.FlightsOnline(store_path)
-
     def materialize(
         self, tables: dict[str, pd.DataFrame], target: FlightsTarget, features: FlightsFeatures,
         path: Path, bundle_sha256: str,
     ) -> dict[str, int]:  # fmt: skip
-        """Weather, planes, routes, the schedule and the outcome events (:mod:`.online`)."""
-        return online.materialize(tables, target, features, path, bundle_sha256)
+        """Weather, planes, routes, the schedule and the outcome events (:mod:`.materialize`)."""
+        return materialize.materialize(tables, target, features, path, bundle_sha256)

@@ -7,18 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from pydantic import BaseModel
 
 from tabstudy import artifacts, paths
 from tabstudy.config import FileData, FileTarget, TableFeatures
+from tabstudy.data import store
 from tabstudy.data.ingest import sample_rows
 from tabstudy.data.readers import DataReadError, read_table_file
 from tabstudy.data.schema import Anomaly, check_target
 from tabstudy.eda import MAX_GROUP_LEVELS, EdaFrame, add_calendar
-from tabstudy.models.bundle import Bundle
 from tabstudy.spec import LABEL, FeatureSet, Words
 from tabstudy.studies.base import Labelled
-from tabstudy.studies.table import features, online
+from tabstudy.studies.table import features
 
 
 def _fail(table: str, column: str, rule: str, count: int, example: str) -> Anomaly:
@@ -162,17 +161,12 @@ class TableStudy:
         """None: a table's columns are its features, shown in the spec above."""
         return []
 
-    def request_model(self, bundle: Bundle) -> type[BaseModel]:
-        """The feature columns of the spec, each optional (:mod:`.online`)."""
-        return online.request_model(bundle.spec, bundle.reference)
-
-    def online(self, bundle: Bundle, store_path: Path) -> online.TableOnline:
-        """No store to look up: the request carries the features."""
-        return online.TableOnline(bundle.spec, self.request_model(bundle))
-
     def materialize(
         self, tables: dict[str, pd.DataFrame], target: FileTarget, features: TableFeatures,
         path: Path, bundle_sha256: str,
     ) -> dict[str, int]:  # fmt: skip
-        """A store holding only what it was built for (a table has no entities)."""
-        return online.materialize(path, bundle_sha256)
+        """A store with only its ``meta``: nothing to look up (a table has no entities), but
+        the file records the bundle it was built for."""
+        meta = {"study": features.STUDY, "bundle_sha256": bundle_sha256, "watermarks": {}}
+        store.build(path, lambda con: store.write_meta(con, meta))
+        return {}

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel
 
-from tabstudy.serving import schemas, store
+from tabstudy.serving import schemas
 from tabstudy.spec import MISSING_CATEGORY, FeatureSet
 from tabstudy.studies.table import features
+
+if TYPE_CHECKING:
+    from tabstudy.models.bundle import Bundle
 
 SHARE_KEY = "categorical"
 
@@ -76,8 +79,15 @@ class TableOnline:
         return ""
 
 
-def materialize(path: Path, bundle_sha256: str) -> dict[str, int]:
-    """A store with only its ``meta``: nothing to look up, but the file records the bundle."""
-    meta = {"study": features.STUDY, "bundle_sha256": bundle_sha256, "watermarks": {}}
-    store.build(path, lambda con: store.write_meta(con, meta))
-    return {}
+class TableServing:
+    """The table study's online half (:class:`tabstudy.studies.online.ServingStudy`)."""
+
+    source = features.STUDY
+
+    def request_model(self, bundle: Bundle) -> type[BaseModel]:
+        """The feature columns of the spec, each optional."""
+        return request_model(bundle.spec, bundle.reference)
+
+    def online(self, bundle: Bundle, store_path: Path) -> TableOnline:
+        """No store to look up: the request carries the features."""
+        return TableOnline(bundle.spec, self.request_model(bundle))
