@@ -29,4 +29,4 @@ USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=60s \
     CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz').status != 200)"]
-CMD ["python", "-m", "tabstudy.pipeline.serve", "--host", "0.0.0.0"]
+CMD ["tabstudy", "serve", "--host", "0.0.0.0"]

@@ -29,7 +29,7 @@ install: $(STAMP) ## Create .venv (if missing) and install the pinned environmen
 
 repro: install ## Run the whole study on the shipped data (dvc repro, full profile), then register and promote the model if the champion gate passes
 	dvc repro
-	$(BIN)/python -m tabstudy.pipeline.registry promote --if-refused-exit-0 --if-unrecorded-exit-0
+	$(BIN)/tabstudy registry promote --if-refused-exit-0 --if-unrecorded-exit-0
 
 .PHONY: restore
 restore: ## After a failed run: every output back to what the committed dvc.lock records (from the DVC cache)
@@ -43,7 +43,7 @@ test: install ## Lint, layer rules, Dockerfile lint, then every test (unit, bad 
 	$(BIN)/ruff check src tests tools benchmarks
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/hadolint Dockerfile
-	$(BIN)/python -m tabstudy.pipeline dvc-yaml --check
+	$(BIN)/tabstudy dvc-yaml --check
 	@command -v promtool >/dev/null || echo "NOTE: promtool not found: the Prometheus alert-rule tests will NOT run (apt-get install prometheus; .ci/run does)"
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
@@ -60,35 +60,35 @@ format: install ## ruff format + autofix
 	$(BIN)/ruff format src tests tools benchmarks
 
 promote: install ## Register the evaluated model; champion if the gate passed (REF=<commit or exp> FORCE="reason")
-	$(BIN)/python -m tabstudy.pipeline.registry promote $(if $(REF),--ref $(REF)) $(if $(FORCE),--force "$(FORCE)")
+	$(BIN)/tabstudy registry promote $(if $(REF),--ref $(REF)) $(if $(FORCE),--force "$(FORCE)")
 
 rollback: install ## The previous champion answers again (then POST /v1/admin/reload to a running service)
-	$(BIN)/python -m tabstudy.pipeline.registry rollback
+	$(BIN)/tabstudy registry rollback
 
 registry: install ## List the registered model versions and their stages (prod, staging)
-	$(BIN)/python -m tabstudy.pipeline.registry list
+	$(BIN)/tabstudy registry list
 
 reload: ## Tell a running `make serve` to load what the registry names now (one call)
 	curl -fsS -X POST $(if $(TABSTUDY_API_TOKEN),-H "Authorization: Bearer $(TABSTUDY_API_TOKEN)") http://127.0.0.1:8000/v1/admin/reload
 
 rollout-report: install ## Canary/shadow comparison from the request log (LABELS=file with outcomes)
-	$(BIN)/python -m tabstudy.pipeline.rollout $(if $(LABELS),--labels $(LABELS))
+	$(BIN)/tabstudy rollout-report $(if $(LABELS),--labels $(LABELS))
 
 monitor-requests: install ## The monitor's report over the request log (LABELS=file with outcomes) -> reports/monitoring/requests/
-	$(BIN)/python -m tabstudy.pipeline.monitor $(if $(LABELS),--labels $(LABELS))
+	$(BIN)/tabstudy monitor $(if $(LABELS),--labels $(LABELS))
 
 .PHONY: retrain monitor-requests
 retrain: install ## Retrain for a month as a DVC experiment (MONTH=YYYY-MM POLICY=sliding|expanding; RUN=1 runs it)
 	@test -n "$(MONTH)" || { echo "usage: make retrain MONTH=YYYY-MM [POLICY=sliding|expanding] [RUN=1]" >&2; exit 2; }
-	PATH=$(BIN):$$PATH $(BIN)/python -m tabstudy.pipeline.retrain --month "$(MONTH)" $(if $(POLICY),--policy $(POLICY)) $(if $(RUN),--run)
+	PATH=$(BIN):$$PATH $(BIN)/tabstudy retrain --month "$(MONTH)" $(if $(POLICY),--policy $(POLICY)) $(if $(RUN),--run)
 
 serve: install ## Serve the registry's champion (serve.* in params.yaml: shadow or canary beside it) on 127.0.0.1:8000 (docs at /docs)
-	$(BIN)/python -m tabstudy.pipeline.serve
+	$(BIN)/tabstudy serve
 
 .PHONY: score
 score: install ## Score a file of raw rows in chunks (IN=file OUT=file.parquet)
 	@test -n "$(IN)" || { echo "usage: make score IN=rows.csv|rows.parquet [OUT=file.parquet]" >&2; exit 2; }
-	$(BIN)/python -m tabstudy.pipeline.score "$(IN)" $(if $(OUT),-o "$(OUT)")
+	$(BIN)/tabstudy score "$(IN)" $(if $(OUT),-o "$(OUT)")
 
 load: install ## Headless, bounded locust load test of a running `make serve` (8 users, 30 s)
 	$(BIN)/locust -f benchmarks/locustfile.py --headless -u 8 -r 8 -t 30s --host http://127.0.0.1:8000
@@ -100,16 +100,16 @@ lab: install ## Open JupyterLab on notebooks/ with this environment as the kerne
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 example-data: install ## Write external/breast_cancer.csv from scikit-learn (bring-your-own-data example)
-	$(BIN)/python -m tabstudy.data.examples breast_cancer external/breast_cancer.csv
+	$(BIN)/tabstudy example-data breast_cancer external/breast_cancer.csv
 
 example: example-data ## Run the whole pipeline on the example table as a DVC experiment
 	$(BIN)/dvc exp run -n breast-cancer -S profile=breast_cancer
 
 dvc-yaml: install ## Regenerate dvc.yaml from src/tabstudy/pipeline/stages.py
-	$(BIN)/python -m tabstudy.pipeline dvc-yaml > dvc.yaml.tmp && mv dvc.yaml.tmp dvc.yaml
+	$(BIN)/tabstudy dvc-yaml > dvc.yaml.tmp && mv dvc.yaml.tmp dvc.yaml
 
 notebooks: install ## Re-run notebooks under the smoke profile and store outputs as nbval references
-	$(BIN)/python -m tabstudy.pipeline refresh-notebooks
+	$(BIN)/tabstudy refresh-notebooks
 
 lock: ## Re-resolve requirements.in into requirements.lock and environment.yml
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q uv==$(UV_VERSION); }
@@ -121,4 +121,4 @@ clean: ## Remove caches (keeps .venv and DVC outputs)
 
 .PHONY: tune-distributed
 tune-distributed: install ## keras-tuner's chief + tune.workers workers on this machine (distributed search over the tune space)
-	$(BIN)/python -m tabstudy.pipeline.tune_distributed $(if $(WORKERS),--workers $(WORKERS)) $(if $(PORT),--port $(PORT))
+	$(BIN)/tabstudy tune-distributed $(if $(WORKERS),--workers $(WORKERS)) $(if $(PORT),--port $(PORT))

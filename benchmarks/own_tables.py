@@ -145,9 +145,9 @@ def run_table(name: str, scratch: Path) -> None:
     how = TABLES[name]
     work = _copy_project(scratch / name)
     data = work / "external" / f"{name}{how['suffix']}"
-    subprocess.run([sys.executable, "-m", "tabstudy.data.examples", name, str(data)],
+    subprocess.run([sys.executable, "-m", "tabstudy", "example-data", name, str(data)],
                    cwd=work, env=_env(work), check=True, capture_output=True)  # fmt: skip
-    infer = _run(work, sys.executable, "-m", "tabstudy.data.contract", "infer",
+    infer = _run(work, sys.executable, "-m", "tabstudy", "contract", "infer",
                  str(data.relative_to(work)), "--output", f"contracts/{name}.yaml")  # fmt: skip
     infer.check_returncode()
     _set_profile(work, name, how, {})

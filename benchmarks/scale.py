@@ -19,7 +19,7 @@ every path is the study's own and nothing in the repository is touched):
   ``fit`` epoch, the threshold on the validation window, the bundle written;
 * ``materialize`` the online store from the raw tables (the materialize stage);
 * ``requests``  (setup) every ingested flight as a scoring request (CSV, the service's fields);
-* ``score``     ``python -m tabstudy.pipeline.score`` (its ``main``, in the step's process) over
+* ``score``     ``tabstudy score`` (its ``main``, in the step's process) over
   all the requests, in chunks of 50,000, on the workspace bundle and the online store.
 
 Each step reports the wall time of its process, the time of its work (interpreter start and
@@ -296,7 +296,7 @@ def step_requests(work: Path, years: int, frac: float) -> dict[str, Any]:
 
 
 def step_score(work: Path, years: int, frac: float) -> dict[str, Any]:
-    """``python -m tabstudy.pipeline.score`` run in this process (its ``main``): load and check
+    """``tabstudy score`` run in this process (its ``main``): load and check
     the bundle and the online store, then score every request in chunks."""
     import contextlib
     import io
@@ -305,12 +305,11 @@ def step_score(work: Path, years: int, frac: float) -> dict[str, Any]:
 
     from tabstudy.pipeline import score
 
-    argv = [str(work / "requests.csv"), "-o", str(work / "scores.parquet"),
-            "--chunk-rows", str(CHUNK_ROWS), "--model", "workspace", "--no-progress"]  # fmt: skip
     said = io.StringIO()
     clock = Clock()
     with contextlib.redirect_stdout(said):
-        code = score.main(argv)
+        code = score.main(work / "requests.csv", work / "scores.parquet", chunk_rows=CHUNK_ROWS,
+                          model_name="workspace", progress=False)  # fmt: skip
     found = re.search(r"scored ([\d,]+) rows in ([\d.]+) s", said.getvalue())
     if code != 0 or not found:
         raise RuntimeError(f"score CLI exit {code}: {said.getvalue()[-300:]!r}")

@@ -1,6 +1,6 @@
 """The prediction service against a naive one, side by side in one run, on loopback.
 
-* ours, twice: ``python -m tabstudy.pipeline.serve --workers 1`` and with ``--workers N``
+* ours, twice: ``tabstudy serve --workers 1`` and with ``--workers N``
   (default: the cores; processes forked after the online store is loaded), online store in
   memory, LiteRT for single rows, the SavedModel for batches;
 * before: the service as it was when issue 24 set the throughput goals (:data:`BEFORE`, one
@@ -299,7 +299,7 @@ def main() -> None:
     parser.add_argument("--before", default=BEFORE,
                         help="commit of the 'before' service ('' to leave it out)")  # fmt: skip
     args = parser.parse_args()
-    serve = [sys.executable, "-m", "tabstudy.pipeline.serve", "--workers"]
+    serve = [sys.executable, "-m", "tabstudy", "serve", "--workers"]
     batch = flights_batch()
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tabstudy-bench-")))

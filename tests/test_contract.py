@@ -87,7 +87,7 @@ def test_infer_command_writes_a_reviewable_draft(tmp_path) -> None:
         data, index=False
     )
     out = tmp_path / "contracts" / "loans.yaml"
-    cmd = [sys.executable, "-m", "tabstudy.data.contract", "infer", str(data), "--output", str(out)]
+    cmd = [sys.executable, "-m", "tabstudy", "contract", "infer", str(data), "--output", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     draft = load_contract(out)
@@ -100,7 +100,7 @@ def test_infer_command_writes_a_reviewable_draft(tmp_path) -> None:
     again = subprocess.run(cmd, capture_output=True, text=True)
     assert again.returncode == 2 and "exists; pass --force" in again.stderr
     bad = subprocess.run(
-        [sys.executable, "-m", "tabstudy.data.contract", "infer", str(tmp_path / "none.csv")],
+        [sys.executable, "-m", "tabstudy", "contract", "infer", str(tmp_path / "none.csv")],
         capture_output=True,
         text=True,
     )

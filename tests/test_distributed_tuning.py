@@ -1,4 +1,4 @@
-"""Distributed keras-tuner search (``python -m tabstudy.pipeline.tune_distributed``): keras-tuner's
+"""Distributed keras-tuner search (``tabstudy tune-distributed``): keras-tuner's
 own chief and 2 workers, real processes on loopback, over a tiny synthetic study in a scratch
 work dir. Every trial is trained exactly once, by a worker; the chief's best trial is the best of
 the recorded results; the oracle ends with ``max_trials`` completed trials; a process that fails
@@ -59,7 +59,7 @@ def _study(work: Path) -> None:
 def _launch(work: Path, *args: str) -> tuple[int, str, str, float]:
     """Run the launcher; on a hang, SIGTERM it (it stops its children) and then SIGKILL it."""
     env = {**os.environ, "TABSTUDY_WORKDIR": str(work), "WANDB_MODE": "disabled"}
-    cmd = [sys.executable, "-m", "tabstudy.pipeline.tune_distributed", *args]
+    cmd = [sys.executable, "-m", "tabstudy", "tune-distributed", *args]
     cmd += ["--timeout", str(LAUNCH_TIMEOUT_S)]
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -198,7 +198,7 @@ def test_missing_processed_data_fails_before_starting_anything(tmp_path) -> None
     )
     env = {**os.environ, "TABSTUDY_WORKDIR": str(tmp_path)}
     done = subprocess.run(
-        [sys.executable, "-m", "tabstudy.pipeline.tune_distributed"],
+        [sys.executable, "-m", "tabstudy", "tune-distributed"],
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2
@@ -212,8 +212,8 @@ def test_oracle_address_and_roles_are_checked() -> None:
     for bad in ("8470", "host:", "host:port", "host:70000"):
         with pytest.raises(ValueError, match="HOST:PORT"):
             td.parse_oracle(bad)
-    assert td.main(["--role", "worker", "--oracle", "h:1"]) == 2  # a worker needs its id
-    assert td.main(["--role", "chief", "--tuner-id", "tuner0", "--oracle", "h:1"]) == 2
+    assert td.main(role="worker", oracle="h:1") == 2  # a worker needs its id
+    assert td.main(role="chief", tuner_id="tuner0", oracle="h:1") == 2
 
 
 def test_free_port_can_be_bound() -> None:

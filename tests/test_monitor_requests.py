@@ -96,7 +96,7 @@ def test_a_replayed_month_gives_the_offline_monitor_report(work) -> None:
     _replay(work, flights)
     log = work / "data" / "serving" / "requests.jsonl"
     labels = _labels(flights, work / "labels.csv")
-    out = run_in(work, sys.executable, "-m", "tabstudy.pipeline.monitor", "--requests", str(log),
+    out = run_in(work, sys.executable, "-m", "tabstudy", "monitor", "--requests", str(log),
                  "--labels", str(labels), "--out", "reports/monitoring/requests")  # fmt: skip
     assert "written:" in out.stdout
     run_in(work, sys.executable, "-c", OFFLINE, "reports/offline_month", *map(str, MONTH))
@@ -132,7 +132,7 @@ def test_a_replayed_month_gives_the_offline_monitor_report(work) -> None:
 def test_a_log_of_another_model_is_refused_by_name(work, tmp_path) -> None:
     log = tmp_path / "requests.jsonl"
     log.write_text(json.dumps({"model_version": "000000000000", "features": {}, "probability": []}))
-    out = run_in(work, sys.executable, "-m", "tabstudy.pipeline.monitor", "--requests", str(log),
+    out = run_in(work, sys.executable, "-m", "tabstudy", "monitor", "--requests", str(log),
                  check=False)  # fmt: skip
     assert out.returncode == 2
     assert "no request in the log was answered by model" in out.stderr

@@ -35,7 +35,7 @@ def _project(tmp: Path, name: str, frame: pd.DataFrame, suffix: str, profile: st
     work = copy_repo(tmp / "repo")
     data = work / "external" / f"{name}{suffix}"
     frame.to_parquet(data) if suffix == ".parquet" else frame.to_csv(data, index=False)
-    run_in(work, "python", "-m", "tabstudy.data.contract", "infer", str(data.relative_to(work)),
+    run_in(work, "python", "-m", "tabstudy", "contract", "infer", str(data.relative_to(work)),
            "--output", f"contracts/{name}.yaml")  # fmt: skip
     set_params(
         work,

@@ -216,7 +216,7 @@ def test_failing_cell_fails_stage_and_keeps_last_outputs(first_run, tmp_path) ->
     nb_path.write_text(json.dumps(nb))
     processed = work / "data" / "processed"
     before = {p.name: p.read_bytes() for p in processed.iterdir()}
-    out = _run(work, "python", "-m", "tabstudy.pipeline", "run", "features", check=False)
+    out = _run(work, "python", "-m", "tabstudy", "run", "features", check=False)
     assert out.returncode != 0
     assert "deliberately broken cell" in out.stderr
     assert {p.name: p.read_bytes() for p in processed.iterdir()} == before, "outputs untouched"

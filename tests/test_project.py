@@ -79,7 +79,7 @@ def test_lock_pins_every_direct_requirement() -> None:
 
 
 def test_cli_stage_and_help() -> None:
-    for cmd in (["tabstudy.pipeline", "run", "nope"], ["tabstudy.pipeline.runner", "nope"]):
+    for cmd in (["tabstudy", "run", "nope"], ["tabstudy.pipeline.runner", "nope"]):
         out = subprocess.run([sys.executable, "-m", *cmd], capture_output=True, text=True)
         assert out.returncode != 0 and "unknown stage 'nope'" in out.stderr
 

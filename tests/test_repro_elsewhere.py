@@ -18,7 +18,7 @@ from .test_numerics import EMULATED, PORTABLE_UNDER_TEST, run_on
 
 pytestmark = pytest.mark.slow
 STAGES = ("baselines", "tune", "train")
-REGISTRY = (sys.executable, "-m", "tabstudy.pipeline.registry", "promote")
+REGISTRY = (sys.executable, "-m", "tabstudy", "registry", "promote")
 
 
 def lock_entries(work: Path) -> dict[str, dict[str, str]]:
@@ -82,7 +82,7 @@ def test_an_unrecorded_bundle_is_explained_and_make_repro_still_succeeds(elsewhe
     assert "make promote" in out.stderr
     assert "registered" not in out.stdout  # nothing was registered
     assert (
-        run_in(elsewhere, sys.executable, "-m", "tabstudy.pipeline.registry", "list")
+        run_in(elsewhere, sys.executable, "-m", "tabstudy", "registry", "list")
         .stdout.strip()
         .endswith("no registered version (make repro registers the first)")
     )

@@ -52,9 +52,9 @@ def test_the_command_moves_the_window_the_backtest_uses(project, policy) -> None
 
 
 def test_main_prints_the_command_and_refuses_a_bad_month(project, capsys) -> None:
-    assert retrain.main(["--month", "2013-12"]) == 0
+    assert retrain.main("2013-12") == 0
     assert capsys.readouterr().out.startswith("dvc exp run -n retrain-sliding-2013-12 -S ")
-    assert retrain.main(["--month", "December"]) == 2
+    assert retrain.main("December") == 2
     assert "--month 'December' is not a month (YYYY-MM)" in capsys.readouterr().err
-    assert retrain.main(["--month", "2013-02", "--policy", "sliding"]) == 2
+    assert retrain.main("2013-02", "sliding") == 2
     assert "leaves no training rows" in capsys.readouterr().err

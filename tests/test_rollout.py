@@ -24,7 +24,7 @@ from .test_online_store import requests as flight_requests
 from .test_serving import _jsonable, _start, _stop
 
 pytestmark = pytest.mark.slow
-REGISTRY = (sys.executable, "-m", "tabstudy.pipeline.registry")
+REGISTRY = (sys.executable, "-m", "tabstudy", "registry")
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_promotion_gate_canary_shadow_report_and_rollback(repo: Path) -> None:
 
         labels_file = repo / "labels.csv"
         labels.to_csv(labels_file, index=False)
-        report = run_in(repo, sys.executable, "-m", "tabstudy.pipeline.rollout",
+        report = run_in(repo, sys.executable, "-m", "tabstudy", "rollout-report",
                         "--labels", str(labels_file))  # fmt: skip
         result = json.loads((repo / "reports/rollout/comparison.json").read_text())
         assert result["labelled_rows"] == n + 5  # the batch, and the first flight 5 times more

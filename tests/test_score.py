@@ -1,4 +1,4 @@
-"""Batch scoring (:mod:`tabstudy.serving.batch`, ``python -m tabstudy.pipeline.score``).
+"""Batch scoring (:mod:`tabstudy.serving.batch`, ``tabstudy score``).
 
 Unit tests run :func:`batch.score_file` with a fake request model, online features and runtime
 on three-row style files (missing values, unicode, empty files, bad rows); the slow test builds
@@ -371,7 +371,7 @@ def _run_measured(work: Path, *args: str) -> tuple[int, int, str]:
     log = work / f"cli-{time.monotonic_ns()}.log"
     env = _env(work) | {"TF_CPP_MIN_LOG_LEVEL": "2"}
     with open(log, "w") as out:
-        cmd = [sys.executable, "-m", "tabstudy.pipeline.score", *args]
+        cmd = [sys.executable, "-m", "tabstudy", "score", *args]
         proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)

@@ -56,7 +56,7 @@ def _start(
     work: Path, *args: str, env: dict[str, str] | None = None, workers: int = WORKERS
 ) -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    cmd = [sys.executable, "-m", "tabstudy.pipeline.serve", "--port", str(port),
+    cmd = [sys.executable, "-m", "tabstudy", "serve", "--port", str(port),
            "--workers", str(workers), *args]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=work, env={**_env(work), **(env or {})},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
@@ -515,11 +515,11 @@ def test_a_tampered_bundle_or_foreign_store_stops_the_server(work, tmp_path) -> 
 
     with sqlite3.connect(store) as con:
         con.execute("UPDATE meta SET value = '\"0000\"' WHERE key = 'bundle_sha256'")
-    out = run_in(copy, sys.executable, "-m", "tabstudy.pipeline.serve", check=False)
+    out = run_in(copy, sys.executable, "-m", "tabstudy", "serve", check=False)
     assert out.returncode == 2 and "data/online/store.sqlite: built for bundle 0000" in out.stderr
     spec = copy / "models" / "bundle" / "threshold.json"
     spec.write_text(spec.read_text().replace("0.", "0.9", 1))
-    out = run_in(copy, sys.executable, "-m", "tabstudy.pipeline.serve", check=False)
+    out = run_in(copy, sys.executable, "-m", "tabstudy", "serve", check=False)
     assert out.returncode == 2 and "threshold.json: SHA-256" in out.stderr, out.stderr
 
 

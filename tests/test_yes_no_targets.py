@@ -38,7 +38,7 @@ def _table(n: int = 120) -> pd.DataFrame:
 def answers(tmp_path_factory) -> Path:
     work = copy_repo(tmp_path_factory.mktemp("answers") / "repo")
     _table().to_csv(work / "external" / "answers.csv", index=False)
-    run_in(work, "python", "-m", "tabstudy.data.contract", "infer", "external/answers.csv",
+    run_in(work, "python", "-m", "tabstudy", "contract", "infer", "external/answers.csv",
            "--output", "contracts/answers.yaml")  # fmt: skip
     set_params(
         work,

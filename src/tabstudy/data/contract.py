@@ -5,7 +5,7 @@ key, its minimum row count and, per column, the type (``int``, ``float``, ``stri
 whether nulls are allowed, the allowed range and the allowed categories. The file is parsed into
 frozen pydantic models, so a typo in it is an error naming the file and the key.
 
-``python -m tabstudy.data.contract infer FILE`` drafts a contract from a data file for a person to
+``tabstudy contract infer FILE`` drafts a contract from a data file for a person to
 review (ranges and categories are taken from the data as seen; the key is left for them to set).
 
 Why our own small YAML instead of pandera's ``to_yaml`` format: pandera's serialised dtypes differ
@@ -16,7 +16,6 @@ pandera does the checking.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Literal
@@ -95,7 +94,7 @@ def load_contract(path: Path | str) -> Contract:
     if not path.is_file():
         raise ContractError(
             f"{path}: no such contract; draft one with "
-            "`python -m tabstudy.data.contract infer DATA_FILE --output " + str(path) + "`"
+            "`tabstudy contract infer DATA_FILE --output " + str(path) + "`"
         )
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -197,7 +196,7 @@ def infer_contract(
     )
 
 
-DRAFT_HEADER = """Data contract drafted by `python -m tabstudy.data.contract infer`.
+DRAFT_HEADER = """Data contract drafted by `tabstudy contract infer`.
 Review before committing: ranges and categories are what this file held; tighten or widen them,
 declare the table's unique key under `key`, and set `nullable: false` where a value is required.
 Hard rules (stop the pipeline): missing column, wrong type, infinity, null where not nullable,
@@ -205,39 +204,32 @@ duplicated key, fewer than min_rows rows. Soft rules (reported, warn above the t
 params.yaml `validate`): missing share, out-of-range share, unseen categories."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``infer FILE [--name NAME] [--output PATH] [--force]``: draft a contract."""
+def infer_main(
+    file: Path,
+    name: str | None = None,
+    output: Path | None = None,
+    delimiter: str = ",",
+    max_categories: int | None = None,
+    force: bool = False,
+) -> int:
+    """``tabstudy contract infer FILE``: draft a contract for a CSV or Parquet file, on stdout
+    or into ``output`` (an existing one only with ``force``). Returns the exit status."""
     from tabstudy.data.readers import DataReadError, read_table_file
 
-    parser = argparse.ArgumentParser(prog="python -m tabstudy.data.contract")
-    sub = parser.add_subparsers(dest="command", required=True)
-    inf = sub.add_parser("infer", help="draft a contract from a CSV or Parquet file")
-    inf.add_argument("file", type=Path)
-    inf.add_argument("--name", help="table name (default: the file name without suffix)")
-    inf.add_argument("--output", type=Path, help="write here instead of stdout")
-    inf.add_argument("--delimiter", default=",")
-    inf.add_argument("--max-categories", type=int, default=MAX_CATEGORIES)
-    inf.add_argument("--force", action="store_true", help="overwrite an existing output")
-    args = parser.parse_args(argv)
     try:
-        frame = read_table_file(args.file, delimiter=args.delimiter)
+        frame = read_table_file(file, delimiter=delimiter)
     except DataReadError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    name = args.name or args.file.stem
-    text = dump_contract(
-        infer_contract({name: frame}, name, args.max_categories), header=DRAFT_HEADER
-    )
-    if args.output is None:
+    name = name or file.stem
+    found = infer_contract({name: frame}, name, max_categories or MAX_CATEGORIES)
+    text = dump_contract(found, header=DRAFT_HEADER)
+    if output is None:
         sys.stdout.write(text)
         return 0
-    if args.output.exists() and not args.force:
-        print(f"error: {args.output} exists; pass --force to overwrite", file=sys.stderr)
+    if output.exists() and not force:
+        print(f"error: {output} exists; pass --force to overwrite", file=sys.stderr)
         return 2
-    artifacts.write_text(text, args.output)
-    print(f"wrote draft contract {args.output} ({frame.shape[1]} columns); review it")
+    artifacts.write_text(text, output)
+    print(f"wrote draft contract {output} ({frame.shape[1]} columns); review it")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

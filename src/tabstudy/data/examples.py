@@ -1,6 +1,6 @@
 """Example tables for the bring-your-own-data path, written from data that packages ship.
 
-``python -m tabstudy.data.examples breast_cancer external/breast_cancer.csv`` writes
+``tabstudy example-data breast_cancer external/breast_cancer.csv`` writes
 scikit-learn's copy of the Wisconsin diagnostic breast cancer data (569 rows, 30 numeric
 measurements) as a plain CSV: column names in snake_case and the target as a ``diagnosis``
 column holding ``malignant`` or ``benign``. Nothing is downloaded.
@@ -22,7 +22,7 @@ Write CSV or Parquet by the output's suffix.
 
 from __future__ import annotations
 
-import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -137,19 +137,17 @@ EXAMPLES: dict[str, Callable[[], pd.DataFrame]] = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tabstudy.data.examples")
-    parser.add_argument("name", choices=sorted(EXAMPLES))
-    parser.add_argument("output", type=Path, help="CSV or Parquet (.parquet) file to write")
-    args = parser.parse_args(argv)
-    frame = EXAMPLES[args.name]()
-    if args.output.suffix == ".parquet":
-        artifacts.write_parquet(frame, args.output)
+def main(name: str, output: Path) -> int:
+    """``tabstudy example-data NAME OUTPUT``: write an example table (CSV, or Parquet for a
+    ``.parquet`` name). Returns the exit status (2: an unknown name)."""
+    if name not in EXAMPLES:
+        print(f"error: unknown example {name!r}; known: {', '.join(sorted(EXAMPLES))}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    frame = EXAMPLES[name]()
+    if output.suffix == ".parquet":
+        artifacts.write_parquet(frame, output)
     else:
-        artifacts.write_csv(frame, args.output)
-    print(f"wrote {args.output}: {len(frame)} rows, {frame.shape[1]} columns")
+        artifacts.write_csv(frame, output)
+    print(f"wrote {output}: {len(frame)} rows, {frame.shape[1]} columns")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

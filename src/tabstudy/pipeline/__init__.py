@@ -6,7 +6,8 @@
 - :mod:`.index`      the report index page (the ``index`` stage)
 - :mod:`.dvcgen`     generates dvc.yaml from the registry (with :mod:`.plots`, the DVC plots)
 - :mod:`.notebooks`  parameters cells from params.yaml, nbval reference outputs
-- :mod:`.cli`        ``python -m tabstudy.pipeline ...``
+
+People run them through one command line, ``tabstudy`` (:mod:`tabstudy.cli`).
 
 This file imports nothing, so that depending on the package costs a stage nothing.
 """

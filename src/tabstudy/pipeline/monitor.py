@@ -1,6 +1,6 @@
 """Monitoring of served traffic: the monitor stage's report over the service's request log.
 
-``python -m tabstudy.pipeline.monitor --requests LOG [--labels FILE] [--out DIR]`` (``make
+``tabstudy monitor --requests LOG [--labels FILE] [--out DIR]`` (``make
 monitor-requests``) reads the JSON-lines request log (default ``data/serving/requests.jsonl``, with
 its rotated files ``.1`` ... ``.<serve.log_keep>``, oldest first): each line holds the rows' online
 features, probabilities, request fields and request keys. The rows are put in the monitor's windows
@@ -14,7 +14,6 @@ realised performance. Errors print one line and exit 2."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -102,23 +101,22 @@ def run(
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Write the request log's monitoring report (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m tabstudy.pipeline.monitor")
-    parser.add_argument("--requests", type=Path, default=paths.request_log_dir() / FILE_NAME)
-    parser.add_argument("--labels", type=Path, help="outcomes: request key fields + label")
-    parser.add_argument("--out", type=Path, default=paths.monitoring_dir() / "requests")
-    parser.add_argument("--seed", type=int, help="bootstrap seed (default: params.yaml seed)")
-    args = parser.parse_args(argv)
+def main(
+    requests: Path | None = None,
+    labels: Path | None = None,
+    out: Path | None = None,
+    seed: int | None = None,
+) -> int:
+    """``tabstudy monitor``: write the request log's monitoring report (see the module
+    docstring); the log defaults to the service's, ``out`` to ``reports/monitoring/requests``.
+    Returns the exit status (2: unreadable input, named)."""
+    requests = requests or paths.request_log_dir() / FILE_NAME
+    out = out or paths.monitoring_dir() / "requests"
     try:
-        result = run(args.requests, args.labels, args.out, args.seed)
+        result = run(requests, labels, out, seed)
     except ValueError as err:  # DataReadError is one
         print(f"monitor: {err}", file=sys.stderr)
         return 2
     print("\n".join(result.findings))
-    print(f"written: {paths.rel(args.out / 'alerts.json')} (and the tables, findings, figures)")
+    print(f"written: {paths.rel(out / 'alerts.json')} (and the tables, findings, figures)")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

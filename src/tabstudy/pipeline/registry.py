@@ -1,4 +1,4 @@
-"""The registry's commands (``python -m tabstudy.pipeline.registry COMMAND``; make targets).
+"""The registry's commands (``tabstudy registry COMMAND``; make targets).
 
 - ``list``: every registered version, its stages, digest and test ROC AUC.
 - ``promote [--ref REF] [--force REASON]``: register the evaluated bundle (when blessed) and
@@ -20,7 +20,6 @@ Errors print one line naming what is wrong and exit 2.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -135,55 +134,45 @@ def resolve() -> int:
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tabstudy.pipeline.registry")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="registered versions")
-    p = sub.add_parser("promote", help="register the evaluated bundle; champion if the gate says")
-    p.add_argument("--ref", help="the git commit or DVC experiment that records the bundle")
-    p.add_argument("--force", metavar="REASON", help="promote despite the gate, saying why")
-    p.add_argument("--if-refused-exit-0", action="store_true", help="a refusal is not an error")
-    p.add_argument("--if-unrecorded-exit-0", action="store_true",
-                   help="a bundle no commit records: say why, exit 0")  # fmt: skip
-    sub.add_parser("rollback", help="the previous champion answers again")
-    c = sub.add_parser("challenger", help="put a registered version in staging")
-    c.add_argument("version")
-    f = sub.add_parser("fetch", help="restore a version's bundle from DVC")
-    f.add_argument("version")
-    sub.add_parser("resolve", help="write models/champion.json (the champion stage)")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run one command (see the module docstring)."""
-    args = _parser().parse_args(argv)
+def main(
+    command: str,
+    version: str | None = None,
+    ref: str | None = None,
+    force: str | None = None,
+    if_refused_exit_0: bool = False,
+    if_unrecorded_exit_0: bool = False,
+) -> int:
+    """``tabstudy registry COMMAND``: run one command (see the module docstring); ``version``
+    for ``challenger`` and ``fetch``, the rest for ``promote``. Returns the exit status."""
     try:
-        if args.command == "list":
+        if command == "list":
             return list_versions()
-        if args.command == "promote":
-            return promote(args.ref, args.force, 0 if args.if_refused_exit_0 else REFUSED)
-        if args.command == "resolve":
+        if command == "promote":
+            return promote(ref, force, 0 if if_refused_exit_0 else REFUSED)
+        if command == "resolve":
             return resolve()
         name = artifact()
-        if args.command == "rollback":
+        if command == "rollback":
             old, now = registry.rollback(name)
             print(f"{name}: {old.version} rolled back; the champion is {now.version} again "
                   "(a running service: POST /v1/admin/reload)")  # fmt: skip
-        elif args.command == "challenger":
-            v = registry.find(name, args.version)
+        elif command == "challenger":
+            v = registry.find(name, version)
             registry.assign(v, registry.STAGING)
             print(f"{name}: {v.version} is in {registry.STAGING}")
-        elif args.command == "fetch":
-            v = registry.find(name, args.version)
+        elif command == "fetch":
+            v = registry.find(name, version)
             print(paths.rel(registry.bundle_path(v)))
     except registry.UnrecordedBundle as err:  # only promote without --ref raises it
         print(f"registry: not registered: {err}", file=sys.stderr)
-        return 0 if args.if_unrecorded_exit_0 else ERROR
+        return 0 if if_unrecorded_exit_0 else ERROR
     except (registry.RegistryError, BundleError, OSError) as err:
         print(f"registry: {err}", file=sys.stderr)
         return ERROR
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # the champion stage's command in dvc.yaml; people use the CLI
+    if sys.argv[1:] != ["resolve"]:
+        sys.exit("usage: python -m tabstudy.pipeline.registry resolve (else: tabstudy registry)")
+    sys.exit(main("resolve"))

@@ -1,4 +1,4 @@
-"""The retraining entry point a scheduler calls: ``python -m tabstudy.pipeline.retrain --month
+"""The retraining entry point a scheduler calls: ``tabstudy retrain --month
 2013-12 [--policy sliding|expanding] [--run]`` (``make retrain MONTH=... POLICY=...``).
 
 It moves the training window with the same function the retraining backtest uses
@@ -12,7 +12,6 @@ decide whether it replaces the champion). Errors print one line and exit 2.
 
 from __future__ import annotations
 
-import argparse
 import shlex
 import subprocess
 import sys
@@ -56,23 +55,17 @@ def command(month: date, policy: str) -> list[str]:
     return ["dvc", "exp", "run", "-n", name, *(a for s in sets for a in ("-S", s))]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Print (and with ``--run`` run) the retraining experiment (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m tabstudy.pipeline.retrain")
-    parser.add_argument("--month", required=True, help="the month the new model serves, YYYY-MM")
-    parser.add_argument("--policy", choices=POLICIES, default="sliding")
-    parser.add_argument("--run", action="store_true", help="run the experiment (else print it)")
-    args = parser.parse_args(argv)
+def main(month: str, policy: str = "sliding", run: bool = False) -> int:
+    """``tabstudy retrain``: print (and with ``run`` run) the retraining experiment (see the
+    module docstring). Returns the exit status (2: a bad month or policy, named)."""
     try:
-        cmd = command(month_start(args.month), args.policy)
+        if policy not in POLICIES:
+            raise ValueError(f"--policy {policy!r}: expected one of {', '.join(POLICIES)}")
+        cmd = command(month_start(month), policy)
     except ValueError as err:
         print(f"retrain: {err}", file=sys.stderr)
         return 2
     print(shlex.join(cmd))
-    if not args.run:
+    if not run:
         return 0
     return subprocess.run(cmd, cwd=paths.root(), check=False).returncode
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """The canary/shadow comparison report from the service's request log (``make rollout-report``).
 
-``python -m tabstudy.pipeline.rollout [--requests LOG] [--labels FILE]`` reads the JSON-lines
+``tabstudy rollout-report [--requests LOG] [--labels FILE]`` reads the JSON-lines
 request log (default ``data/serving/requests.jsonl``, with its rotated files ``.1`` ...
 ``.<serve.log_keep>``, oldest first), keeps the rows served in a rollout, and writes
 ``reports/rollout/comparison.{json,md,html}``: the share each variant answered, decision agreement,
@@ -11,7 +11,6 @@ AUC with a bootstrap 95% interval. Errors print one line and exit 2.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -72,27 +71,22 @@ def _html(markdown_text: str) -> str:
     return f"<!doctype html><html lang='en'><head>{head}</head><body>{body}</body></html>\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Write the comparison report (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m tabstudy.pipeline.rollout")
-    parser.add_argument("--requests", type=Path, default=paths.request_log_dir() / FILE_NAME)
-    parser.add_argument("--labels", type=Path, help="outcomes: request key fields + label")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+def main(requests: Path | None = None, labels: Path | None = None, seed: int = 0) -> int:
+    """``tabstudy rollout-report``: write the comparison report (see the module docstring).
+    Returns the exit status (2: unreadable input, named)."""
+    requests = requests or paths.request_log_dir() / FILE_NAME
     try:
-        records = read_log(args.requests)
+        records = read_log(requests)
         rows, earlier = monitoring.latest_pair(monitoring.rollout_rows(records))
-        labels = None
-        if args.labels is not None:
+        outcomes = None
+        if labels is not None:
             fields = next((r["key_fields"] for r in records if r.get("key_fields")), None)
             if fields is None:
-                raise ValueError(
-                    f"{paths.rel(args.requests)}: no rollout line names its key fields"
-                )
-            labels = read_labels(args.labels, list(fields))
+                raise ValueError(f"{paths.rel(requests)}: no rollout line names its key fields")
+            outcomes = read_labels(labels, list(fields))
         result = monitoring.rollout_comparison(rows)
-        if labels is not None:
-            result |= evaluation.variant_auc(rows, labels, seed=args.seed)
+        if outcomes is not None:
+            result |= evaluation.variant_auc(rows, outcomes, seed=seed)
     except ValueError as err:  # DataReadError is one
         print(f"rollout report: {err}", file=sys.stderr)
         return 2
@@ -109,7 +103,3 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(found))
     print(f"written: {paths.rel(out / 'comparison.md')} (and .json, .html)")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

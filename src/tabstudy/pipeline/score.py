@@ -1,7 +1,7 @@
 """``make score IN=file``: batch scoring of a CSV or Parquet file of raw rows, in chunks.
 
-``python -m tabstudy.pipeline.score INPUT [-o OUTPUT] [--chunk-rows N] [--model M]
-[--runtime R] [--delimiter D] [--no-progress]``
+``tabstudy score INPUT [-o OUTPUT] [--chunk-rows N] [--model M] [--runtime R] [--delimiter D]
+[--no-progress]``
 
 The rows are what a request of the service carries (flights: the schedule fields of
 ``FlightRequest``, the study computes the point-in-time features from the online store; a table
@@ -19,10 +19,8 @@ store or the params cannot be used.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
-from typing import get_args
 
 from tabstudy import config, paths, registry
 from tabstudy.data import store
@@ -32,40 +30,6 @@ from tabstudy.serving import batch, freshness
 from tabstudy.serving.app import Variant
 from tabstudy.serving.features import OnlineFeatures
 from tabstudy.studies import online as online_studies
-
-RUNTIMES: tuple[str, ...] = get_args(config.ScoreConfig.model_fields["runtime"].annotation)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def parser() -> argparse.ArgumentParser:
-    """The command line (see the module docstring)."""
-    p = argparse.ArgumentParser(
-        prog="python -m tabstudy.pipeline.score",
-        description="Score a CSV or Parquet file of raw rows in chunks; write Parquet.",
-    )
-    p.add_argument("input", type=Path, help="CSV or Parquet file of rows to score")
-    p.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        help="Parquet file to write (default: reports/scores/<input stem>.parquet)",
-    )
-    p.add_argument(
-        "--chunk-rows", type=_positive, help="rows at a time (default: score.chunk_rows)"
-    )
-    p.add_argument(
-        "--model", help="champion | workspace | a registered version (default: serve.model)"
-    )
-    p.add_argument("--runtime", choices=RUNTIMES, help="default: score.runtime")
-    p.add_argument("--delimiter", help="CSV field separator (default: data.delimiter, else ,)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    return p
 
 
 def load_model(cfg: config.StageConfig, model: str, runtime: str) -> tuple[Variant, OnlineFeatures]:
@@ -88,30 +52,36 @@ def summary(result: batch.ScoreResult) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Resolve, check, score (see the module docstring)."""
-    cli = parser()
-    args = cli.parse_args(argv)
-    output = args.output or paths.scores_file(args.input.stem)
-    if output.resolve() == args.input.resolve():
-        cli.error(f"{output}: the output would replace the input")
+def main(
+    source: Path,
+    output: Path | None = None,
+    chunk_rows: int | None = None,
+    model_name: str | None = None,
+    runtime: str | None = None,
+    delimiter: str | None = None,
+    progress: bool = True,
+) -> int:
+    """``tabstudy score``: resolve, check, score (see the module docstring); ``None`` takes
+    the params' value. Returns the exit status."""
+    output = output or paths.scores_file(source.stem)
+    if output.resolve() == source.resolve():
+        print(f"cannot score: {output}: the output would replace the input", file=sys.stderr)
+        return 2
     try:
         cfg = serve.load_config("score", "serve")
         assert cfg.score is not None and cfg.serve is not None
-        model, online = load_model(
-            cfg, args.model or cfg.serve.model, args.runtime or cfg.score.runtime
-        )
+        model, online = load_model(cfg, model_name or cfg.serve.model, runtime or cfg.score.runtime)
         sources = freshness.sources(online.event_sources(), cfg.serve.max_staleness_hours)
     except (ValueError, registry.RegistryError) as err:  # Config, Bundle, Store errors
         print(f"cannot score: {err}", file=sys.stderr)
         return 2
-    delimiter = args.delimiter or getattr(cfg.data, "delimiter", ",")
+    delimiter = delimiter or getattr(cfg.data, "delimiter", ",")
     digest = store.bundle_digest(model.bundle.path)
     try:
         result = batch.score_file(
-            args.input, output, online, model,
-            chunk_rows=args.chunk_rows or cfg.score.chunk_rows, delimiter=delimiter,
-            progress=not args.no_progress and sys.stderr.isatty(),
+            source, output, online, model,
+            chunk_rows=chunk_rows or cfg.score.chunk_rows, delimiter=delimiter,
+            progress=progress and sys.stderr.isatty(),
             metadata={"bundle_sha256": digest, "study": model.bundle.spec.study},
             sources=sources,
         )  # fmt: skip
@@ -123,7 +93,3 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)  # fmt: skip
     print(summary(result))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

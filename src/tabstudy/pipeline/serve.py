@@ -1,6 +1,6 @@
 """``make serve``: the prediction service over the registry's champion and the online store.
 
-``python -m tabstudy.pipeline.serve [--host H] [--port P]`` resolves what ``serve.model`` and
+``tabstudy serve [--host H] [--port P] [--workers N]`` resolves what ``serve.model`` and
 ``serve.rollout`` name in the registry (the champion; the workspace bundle while none is
 registered; a challenger beside it in shadow or canary), checks each bundle (every file's
 SHA-256) and that the online store can serve it, then runs uvicorn: ``serve.workers`` processes
@@ -14,7 +14,6 @@ without a ``serve.max_staleness_hours`` limit). ``TABSTUDY_API_TOKEN`` set: ever
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import os
@@ -71,7 +70,7 @@ def plan() -> Plan:
     if v is None:
         raise registry.RegistryError(
             f"serve.rollout={serve.rollout} needs a challenger, but nothing is in "
-            f"{serve.challenger}; put one there: python -m tabstudy.pipeline.registry "
+            f"{serve.challenger}; put one there: tabstudy registry "
             "challenger VERSION"
         )
     return Plan(champion, serve.rollout, _choice(v), serve.canary_share)
@@ -170,13 +169,9 @@ def online_features(study: online_studies.ServingStudy, bundle: Bundle) -> Onlin
     return study.online(bundle, paths.online_store())
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Check, then serve (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m tabstudy.pipeline.serve")
-    parser.add_argument("--host", help="interface to bind (default: serve.host)")
-    parser.add_argument("--port", type=int, help="port (default: serve.port)")
-    parser.add_argument("--workers", type=int, help="worker processes (default: serve.workers)")
-    args = parser.parse_args(argv)
+def main(host: str | None = None, port: int | None = None, workers_: int | None = None) -> int:
+    """``tabstudy serve``: check, then serve (see the module docstring); ``None`` takes the
+    ``serve`` section's value. Returns the exit status (2: what cannot be served, named)."""
     try:
         ready, serve, first = settings()
         for choice in (first.champion, first.challenger):
@@ -186,8 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     except (BundleError, StoreError, registry.RegistryError) as err:
         print(f"cannot serve: {err}", file=sys.stderr)
         return 2
-    host, port = args.host or serve.host, args.port or serve.port
-    count = args.workers or (workers.cores() if serve.workers == "auto" else serve.workers)
+    host, port = host or serve.host, port or serve.port
+    count = workers_ or (workers.cores() if serve.workers == "auto" else serve.workers)
     if count > 1:
         return serve_workers(ready, host, port, count, first.champion.bundle_dir)
     import uvicorn
@@ -245,7 +240,3 @@ def serve_workers(ready: ServeSettings, host: str, port: int, count: int, champi
         return workers.serve(sock, count, shared, run)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,7 +2,7 @@
 
 On this machine::
 
-    python -m tabstudy.pipeline.tune_distributed [--workers N] [--port P] [--timeout S]
+    tabstudy tune-distributed [--workers N] [--port P] [--timeout S]
     make tune-distributed [WORKERS=N] [PORT=P]
 
 starts keras-tuner's chief and N workers (default ``tune.workers``) as processes on 127.0.0.1 (a
@@ -14,10 +14,10 @@ process's output is kept in ``.cache/tuner-distributed/logs``.
 On several machines, one process per host (every host needs the same commit and the same
 processed data, so that every process prints the same search key)::
 
-    chief$   python -m tabstudy.pipeline.tune_distributed --role chief --oracle 0.0.0.0:8470
-    host-a$  python -m tabstudy.pipeline.tune_distributed --role worker --tuner-id tuner0 \\
+    chief$   tabstudy tune-distributed --role chief --oracle 0.0.0.0:8470
+    host-a$  tabstudy tune-distributed --role worker --tuner-id tuner0 \\
                  --oracle chief:8470
-    host-b$  python -m tabstudy.pipeline.tune_distributed --role worker --tuner-id tuner1 \\
+    host-b$  tabstudy tune-distributed --role worker --tuner-id tuner1 \\
                  --oracle chief:8470
 
 The chief binds the address it is given and serves the oracle (insecure gRPC: a trusted
@@ -40,7 +40,6 @@ one machine or a shared disk).
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -210,9 +209,9 @@ Role = processes.Process  # a launched chief or worker
 
 
 def start_role(name: str, port: int, logs: Path, results: Path) -> Role:
-    """Start ``python -m tabstudy.pipeline.tune_distributed --role ...`` for ``name`` (``chief``
+    """Start ``tabstudy tune-distributed --role ...`` for ``name`` (``chief``
     or a worker id) in its own session, its output going to ``logs/<name>.out|.err``."""
-    args = [sys.executable, "-m", "tabstudy.pipeline.tune_distributed", "--tuner-id", name]
+    args = [sys.executable, "-m", "tabstudy", "tune-distributed", "--tuner-id", name]
     args += ["--role", "chief" if name == CHIEF else "worker", "--oracle", f"{LOOPBACK}:{port}"]
     args += ["--results", str(results)] if name == CHIEF else []
     env = {"TF_CPP_MIN_LOG_LEVEL": "2", **os.environ, "PYTHONUNBUFFERED": "1"}
@@ -313,34 +312,32 @@ def launch(workers: int, port: int | None, timeout: float | None) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Launch a search on this machine, or run one role of it (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m tabstudy.pipeline.tune_distributed")
-    parser.add_argument("--workers", type=int, help="workers beside the chief (tune.workers)")
-    parser.add_argument("--port", type=int, help="the chief's port (default: a free one)")
-    parser.add_argument("--timeout", type=float, default=0, help="seconds (0: none)")
-    parser.add_argument("--role", choices=["chief", "worker"], help="run one process only")
-    parser.add_argument("--tuner-id", help="chief, or a worker's unique id (tuner0, tuner1...)")
-    parser.add_argument("--oracle", help="HOST:PORT the chief binds / the workers connect to")
-    parser.add_argument("--results", type=Path, help="chief: where to write the summary JSON")
-    args = parser.parse_args(argv)
+def main(
+    workers: int | None = None,
+    port: int | None = None,
+    timeout: float = 0,
+    role: str | None = None,
+    tuner_id: str | None = None,
+    oracle: str | None = None,
+    results: Path | None = None,
+) -> int:
+    """``tabstudy tune-distributed``: launch a search on this machine, or (``role``) run one
+    process of it (see the module docstring). Returns the exit status (2: bad arguments)."""
     try:
-        if args.role is None:
-            workers = args.workers or tune_config()[0].workers
-            if workers < 1 or (args.port is not None and not 0 < args.port < 65536):
+        if role is None:
+            workers = workers or tune_config()[0].workers
+            if workers < 1 or (port is not None and not 0 < port < 65536):
                 raise ValueError("--workers must be >= 1 and --port in 1-65535")
-            return launch(workers, args.port, args.timeout or None)
-        if not args.oracle or (args.role == "worker" and not args.tuner_id):
-            raise ValueError(f"--role {args.role} needs --oracle HOST:PORT"
-                             + (" and --tuner-id" if args.role == "worker" else ""))  # fmt: skip
-        tuner_id = args.tuner_id or CHIEF
-        if (args.role == CHIEF) != (tuner_id == CHIEF):
-            raise ValueError(f"--tuner-id {tuner_id!r} does not fit --role {args.role}")
-        return run_role(tuner_id, *parse_oracle(args.oracle), results=args.results)
+            return launch(workers, port, timeout or None)
+        if role not in (CHIEF, "worker"):
+            raise ValueError(f"--role {role!r}: expected chief or worker")
+        if not oracle or (role == "worker" and not tuner_id):
+            raise ValueError(f"--role {role} needs --oracle HOST:PORT"
+                             + (" and --tuner-id" if role == "worker" else ""))  # fmt: skip
+        tuner_id = tuner_id or CHIEF
+        if (role == CHIEF) != (tuner_id == CHIEF):
+            raise ValueError(f"--tuner-id {tuner_id!r} does not fit --role {role}")
+        return run_role(tuner_id, *parse_oracle(oracle), results=results)
     except (ValueError, config.ConfigError) as err:
         print(f"tune-distributed: {err}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -167,6 +167,6 @@ class TableStudy:
     ) -> dict[str, int]:  # fmt: skip
         """A store with only its ``meta``: nothing to look up (a table has no entities), but
         the file records the bundle it was built for."""
-        meta = {"study": features.STUDY, "bundle_sha256": bundle_sha256, "watermarks": {}}
+        meta = {"study": self.source, "bundle_sha256": bundle_sha256, "watermarks": {}}
         store.build(path, lambda con: store.write_meta(con, meta))
         return {}
