@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -16,15 +17,34 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from tabstudy.monitoring import alerts as al
 from tabstudy.monitoring import performance as pf
+from tabstudy.monitoring import plots, rules
 from tabstudy.monitoring import windows as wd
 
 START = pd.Timestamp("2013-11-04")
 WINDOWS = 10
 SHIFT_FROM = 6  # the first changed window, counted from 1
 FAMILIES = {"x1": "numbers", "x2": "numbers", "c": "categories"}
-RULES = al.AlertRules(
-    alpha=0.01, psi_warn=0.1, psi_alert=0.25, max_drifted_share=0.2, prediction_psi_alert=0.1
-)
+RULES = SimpleNamespace(alpha=0.01, psi_warn=0.1, psi_alert=0.25, prediction_psi_alert=0.1)
+"""The drift tests' levels (the ``monitor`` section's, as the report passes them)."""
+PARAMS_RULES = {"feature_drift": {"max_drifted_share": 0.2},
+                "unseen_categories": {"max_unseen_share": 0.05}}  # fmt: skip
+LIMITS = rules.thresholds(PARAMS_RULES)
+
+
+def _evidence(summary, prediction, perf, auc, min_roc_auc, drift=None) -> rules.Evidence:
+    return rules.Evidence(summary, prediction, perf, auc, min_roc_auc, 7, RULES.alpha,
+                          RULES.psi_alert, RULES.prediction_psi_alert, drift=drift)  # fmt: skip
+
+
+def _alerts(summary, prediction, perf, auc, min_roc_auc) -> list[dict]:
+    return rules.alerts(_evidence(summary, prediction, perf, auc, min_roc_auc), LIMITS)
+
+
+def _findings(summary, prediction, perf, fired, auc, min_roc_auc, drift=None) -> list[str]:
+    evidence = _evidence(summary, prediction, perf, auc, min_roc_auc, drift)
+    return rules.findings(evidence, fired, LIMITS)
+
+
 SHARES = [0.4, 0.3, 0.2, 0.1]
 SHIFTED_SHARES = [0.1, 0.2, 0.3, 0.4]
 
@@ -96,8 +116,8 @@ def drifting(reference: pd.DataFrame) -> dict[str, object]:
     perf = pf.performance_over_time(
         frame, "window", "score", "label", until, "time", calibrator, 100, 100, 0
     )
-    fired = al.alerts(summary, prediction, perf, RULES, auc, min_roc_auc=0.6)
-    found = al.findings(summary, prediction, perf, fired, auc, 0.6, label_delay_days=7)
+    fired = _alerts(summary, prediction, perf, auc, min_roc_auc=0.6)
+    found = _findings(summary, prediction, perf, fired, auc, 0.6)
     return {"drift": drift, "summary": summary, "prediction": prediction, "perf": perf,
             "alerts": fired, "findings": found, "reference": auc}  # fmt: skip
 
@@ -232,7 +252,7 @@ def test_a_stream_from_the_reference_fires_no_drift_alert(reference: pd.DataFram
         ref_score, frame, "window", "score", RULES.alpha, RULES.prediction_psi_alert
     )
     ref_auc = {"roc_auc": 0.8, "auc_lo": 0.79, "auc_hi": 0.81}
-    assert al.alerts(summary, prediction, no_performance(), RULES, ref_auc, 0.6) == []
+    assert _alerts(summary, prediction, no_performance(), ref_auc, 0.6) == []
 
 
 # --- performance ----------------------------------------------------------------------------------
@@ -259,7 +279,7 @@ def test_realised_auc_fires_when_the_signal_weakens_and_the_estimate_cannot_see_
     assert perf.loc[~perf["labelled"], "roc_auc"].isna().all()
     no_drift = wd.window_summary(pd.DataFrame(columns=wd.DRIFT_COLUMNS))
     no_prediction = pd.DataFrame(columns=wd.PREDICTION_COLUMNS)
-    fired = al.alerts(no_drift, no_prediction, perf, RULES, auc, min_roc_auc=0.7)
+    fired = _alerts(no_drift, no_prediction, perf, auc, min_roc_auc=0.7)
     realised_windows = [a["window"] for a in fired if a["rule"] == "realised_auc"]
     assert realised_windows == [window_start(i) for i in range(SHIFT_FROM, WINDOWS - 1)]
     assert al.first_window(fired, "blessing") == window_start(SHIFT_FROM)
@@ -270,7 +290,7 @@ def test_realised_auc_fires_when_the_signal_weakens_and_the_estimate_cannot_see_
     assert (perf["est_auc"] > auc["auc_lo"] - 0.02).all()
     message = next(a for a in fired if a["rule"] == "realised_auc")["message"]
     assert window_start(SHIFT_FROM) in message
-    found = al.findings(no_drift, no_prediction, perf, fired, auc, 0.7, label_delay_days=7)
+    found = _findings(no_drift, no_prediction, perf, fired, auc, 0.7)
     assert any("more misses than sampling error explains" in f for f in found), found
 
 
@@ -342,9 +362,9 @@ def test_findings_name_the_first_drift_window_from_the_numbers(
     assert "1 window(s) had no realised performance yet" in text
     assert "blessing" in text
     assert "The most drifted feature of a window was c in 5 window(s)" in text
-    with_drift = al.findings(
+    with_drift = _findings(
         drifting["summary"], drifting["prediction"], drifting["perf"], drifting["alerts"],
-        drifting["reference"], 0.6, 7, drift=drifting["drift"],
+        drifting["reference"], 0.6, drift=drifting["drift"],
     )  # fmt: skip
     shifted = WINDOWS - SHIFT_FROM + 1
     assert f"x1 (alerting in {shifted} of {WINDOWS} windows" in " ".join(with_drift)
@@ -354,15 +374,15 @@ def test_findings_name_the_first_drift_window_from_the_numbers(
 def test_plots_draw_the_families_thresholds_and_alerts(drifting: dict[str, object]) -> None:
     import matplotlib.pyplot as plt
 
-    fig = al.plot_drift_over_time(drifting["summary"], RULES)
+    fig = plots.plot_drift_over_time(drifting["summary"], RULES, 0.2)
     labels = fig.axes[0].get_legend_handles_labels()[1]
     assert {"numbers", "categories", "psi_warn 0.1", "psi_alert 0.25"} <= set(labels)
     assert "feature_drift alert" in labels
-    perf_fig = al.plot_performance_over_time(
+    perf_fig = plots.plot_performance_over_time(
         drifting["perf"], drifting["reference"], drifting["alerts"]
     )
     assert "estimated (CBPE)" in perf_fig.axes[0].get_legend_handles_labels()[1]
-    pred_fig = al.plot_prediction_drift(drifting["prediction"], RULES)
+    pred_fig = plots.plot_prediction_drift(drifting["prediction"], RULES)
     assert len(pred_fig.axes) == 2
     for f in (fig, perf_fig, pred_fig):
         plt.close(f)
@@ -387,7 +407,7 @@ def test_rows_without_time_are_one_named_window_with_no_date(tmp_path) -> None:
     assert "1970" not in (tmp_path / "reference.json").read_text()
     assert report.Reference.read(tmp_path).start is None
     cfg = MonitorConfig(window="week", alpha=0.01, correction="fdr_bh", psi_warn=0.1,
-                        psi_alert=0.25, max_drifted_share=0.25, prediction_psi_alert=0.1,
+                        psi_alert=0.25, prediction_psi_alert=0.1, rules=PARAMS_RULES,
                         label_delay_days=0.0, bootstrap_samples=20,
                         estimation_draws=20)  # fmt: skip
     result = report.monitor(train, rows, ["c"], ["x"], {"x": "t", "c": "t"}, reference, cfg, 0.5, 0)

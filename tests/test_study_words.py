@@ -81,10 +81,10 @@ def _performance() -> pd.DataFrame:
 
 
 def test_monitor_findings_name_the_outcome_and_the_event_of_the_study() -> None:
-    flight = " ".join(alerts._performance_sentences(_performance(), 7, flights.WORDS))
+    flight = " ".join(alerts.performance_sentences(_performance(), 7, flights.WORDS))
     assert "relation between features and delays moved" in flight
     assert "their labels arrive 7 days after the flight" in flight
-    rows = " ".join(alerts._performance_sentences(_performance(), 7, Words.of_table("at")))
+    rows = " ".join(alerts.performance_sentences(_performance(), 7, Words.of_table("at")))
     assert "relation between features and the target moved" in rows
     assert "arrive 7 days after the row's `at`" in rows and not FLIGHTS_WORDS.search(rows)
 

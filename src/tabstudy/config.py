@@ -265,10 +265,11 @@ class MonitorConfig(_Section):
     correction: Literal["fdr_bh", "bonferroni"]
     psi_warn: float = Field(ge=0.0)
     psi_alert: float = Field(ge=0.0)
-    max_drifted_share: float = Field(
-        ge=0.0, le=1.0, description="feature_drift alert above this share of drifted features"
-    )
     prediction_psi_alert: float = Field(ge=0.0, description="score distribution PSI alert")
+    rules: dict[str, dict[str, float]] = Field(
+        description="each alert rule's thresholds by rule name (checked against the rules' "
+        "own declarations in tabstudy.monitoring.rules when the monitor runs)"
+    )
     label_delay_days: float = Field(ge=0.0, description="labels arrive this long after a flight")
     bootstrap_samples: int = Field(ge=10, description="realised AUC/Brier intervals")
     estimation_draws: int = Field(ge=10, description="label draws of the estimated performance")

@@ -1,5 +1,5 @@
 """One monitoring report over time, for the monitor stage (the test window's rows) and for served
-traffic (the request log, ``python -m tabstudy.pipeline.monitor --requests``): the same windows,
+traffic (the request log, ``tabstudy monitor --requests``): the same windows,
 tests, estimates, alert rules and sentences from the same code, so the two can be compared row
 for row.
 
@@ -20,8 +20,8 @@ import pandas as pd
 
 from tabstudy import artifacts
 from tabstudy.config import MonitorConfig
-from tabstudy.monitoring import alerts as rules_
-from tabstudy.monitoring import performance, windows
+from tabstudy.monitoring import performance, plots, rules, windows
+from tabstudy.monitoring.alerts import first_window
 from tabstudy.spec import Words
 
 WINDOW = "window"
@@ -107,13 +107,6 @@ def labels_arrived_until(times: pd.Series, delay_days: float) -> pd.Timestamp:
     return now - pd.Timedelta(days=delay_days)
 
 
-def rules(cfg: MonitorConfig) -> rules_.AlertRules:
-    """The alert rules of the ``monitor`` params section."""
-    return rules_.AlertRules(
-        cfg.alpha, cfg.psi_warn, cfg.psi_alert, cfg.max_drifted_share, cfg.prediction_psi_alert
-    )
-
-
 @dataclass
 class Report:
     """The monitor's tables, alerts and sentences."""
@@ -135,11 +128,9 @@ class Report:
             "windows": len(self.windows),
             "alerts": len(self.alerts),
             "feature_drift_windows": int(sum(a["rule"] == "feature_drift" for a in self.alerts)),
-            "first_feature_drift": rules_.first_window(self.alerts, "feature_drift"),
-            "first_prediction_drift": rules_.first_window(self.alerts, "prediction_drift"),
-            "first_performance_alert": _first_of(
-                self.alerts, ("estimated_auc", "realised_auc", "blessing")
-            ),
+            "first_feature_drift": first_window(self.alerts, "feature_drift"),
+            "first_prediction_drift": first_window(self.alerts, "prediction_drift"),
+            "first_performance_alert": rules.first_of(self.alerts, rules.PERFORMANCE_RULES),
             "labelled_windows": len(labelled),
             "max_abs_estimation_error": float(gap.max()) if len(gap) else None,
         }
@@ -155,11 +146,6 @@ class Report:
         artifacts.write_json({"alerts": self.alerts, "summary": self.summary()},
                              directory / "alerts.json")  # fmt: skip
         artifacts.write_json(self.findings, directory / "findings.json")
-
-
-def _first_of(alerts: list[dict[str, Any]], names: tuple[str, ...]) -> str | None:
-    found = [a["window"] for a in alerts if a["rule"] in names]
-    return min(found) if found else None
 
 
 def monitor(
@@ -185,6 +171,7 @@ def monitor(
     known, reported by :func:`without_time_axis`: no date anywhere. Without ``reference.start``,
     windows start at the first row's day.
     """
+    limits = rules.thresholds(cfg.rules)  # a bad monitor.rules fails before any work
     frame = rows.copy()
     untimed = TIME not in frame.columns
     if untimed:  # one window; every label is known (no time for it to arrive in)
@@ -212,18 +199,14 @@ def monitor(
         frame, WINDOW, SCORE, LABEL_COLUMN, until, TIME, reference.calibrator,
         cfg.bootstrap_samples, cfg.estimation_draws, seed,
     )  # fmt: skip
-    fired = rules_.alerts(summary, prediction, perf, rules(cfg), reference.auc(), min_roc_auc)
-    found = rules_.findings(
-        summary,
-        prediction,
-        perf,
-        fired,
-        reference.auc(),
-        min_roc_auc,
-        cfg.label_delay_days,
-        drift=drift,
-        words=words,
-    )
+    evidence = rules.Evidence(
+        summary, prediction, perf, reference.auc(), min_roc_auc, cfg.label_delay_days,
+        cfg.alpha, cfg.psi_alert, cfg.prediction_psi_alert, drift=drift,
+        unseen=rules.unseen_shares(reference_rows, frame, WINDOW, categorical),
+        words=words or Words(),
+    )  # fmt: skip
+    fired = rules.alerts(evidence, limits)
+    found = rules.findings(evidence, fired, limits)
     facts = {
         "rows": len(frame),
         "first_window": str(frame[WINDOW].min()),
@@ -239,11 +222,11 @@ def figures(report: Report, reference: Reference, cfg: MonitorConfig) -> dict[st
     drift figure without a time axis, :func:`untimed_figure`)."""
     if report.facts.get("time_axis") is False:
         return {"drift_over_time": untimed_figure(report)}
-    r = rules(cfg)
+    share = rules.thresholds(cfg.rules)["feature_drift"]["max_drifted_share"]
     return {
-        "drift_over_time": rules_.plot_drift_over_time(report.windows, r),
-        "prediction_drift": rules_.plot_prediction_drift(report.prediction, r),
-        "performance": rules_.plot_performance_over_time(
+        "drift_over_time": plots.plot_drift_over_time(report.windows, cfg, share),
+        "prediction_drift": plots.plot_prediction_drift(report.prediction, cfg),
+        "performance": plots.plot_performance_over_time(
             report.performance, reference.auc(), report.alerts
         ),
     }
