@@ -423,12 +423,24 @@ class StageConfig(BaseModel):
         for name in SECTION_MODELS:
             section = getattr(self, "validate_" if name == "validate" else name)
             if section is not None:
-                rows += [(f"{name}.{k}", _shown(v)) for k, v in section.model_dump().items()]
+                rows += _rows(name, section.model_dump())
         return (
             pd.DataFrame(rows, columns=["parameter", "value"])
             .set_index("parameter")
             .rename_axis(None)
         )
+
+
+def _rows(prefix: str, values: dict[str, Any]) -> list[tuple[str, str]]:
+    """``prefix.key`` and the value shown, for each value; a mapping of mappings (e.g.
+    ``monitor.rules``) gets a row per inner mapping."""
+    out = []
+    for k, v in values.items():
+        if isinstance(v, dict) and v and all(isinstance(x, dict) for x in v.values()):
+            out += [(f"{prefix}.{k}.{k2}", _shown(v2)) for k2, v2 in v.items()]
+        else:
+            out.append((f"{prefix}.{k}", _shown(v)))
+    return out
 
 
 def _shown(value: Any) -> str:
