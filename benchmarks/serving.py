@@ -362,7 +362,9 @@ def _budget(repeats: int = 2000) -> None:
     ``repeats``): decoding and validating the JSON body, the features, the runtime, the whole
     of scoring (features, runtime, freshness, request-log record and metrics)."""
     from tabstudy.pipeline import serve
-    from tabstudy.serving.app import Metrics, State, _score
+    from tabstudy.serving.metrics import Metrics
+    from tabstudy.serving.scoring import score
+    from tabstudy.serving.state import State
 
     ready, _, _ = serve.settings()
     state = State(ready)
@@ -378,7 +380,7 @@ def _budget(repeats: int = 2000) -> None:
         "decode+validate": lambda: ready.request_model.model_validate_json(body),
         "features": lambda: state.online.features(columns()),
         "runtime": lambda: state.champion.runtime.predict(feats),
-        "scoring in all": lambda: _score(state, metrics, columns(), "predict"),
+        "scoring in all": lambda: score(state, metrics, columns(), "predict"),
     }
     times = {}
     for name, step in steps.items():

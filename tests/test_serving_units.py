@@ -354,3 +354,28 @@ def test_a_batch_column_checked_at_once_answers_as_item_by_item(monkeypatch) -> 
         assert got == answer(slow, body), body
         outcomes.add(got[0])
     assert outcomes == {"ok", "error"}
+
+
+def test_the_app_factory_only_wires_the_router_and_metrics_know_its_paths(tmp_path) -> None:
+    """Every API path comes from :mod:`tabstudy.serving.routes` (nothing is declared in the
+    factory), and ``/metrics`` labels exactly those paths (no second list to keep in step)."""
+    from pydantic import BaseModel
+
+    from tabstudy.serving import app as app_module
+    from tabstudy.serving.app import ServeSettings, create_app
+    from tabstudy.serving.guard import Guard
+
+    class Row(BaseModel):
+        x: float | None = None
+
+    settings = ServeSettings(plan=lambda: None, request_model=Row, online=lambda b: None,  # type: ignore[arg-type,return-value]
+                             log_dir=tmp_path, runtime="auto", max_body_bytes=1000,
+                             max_batch_rows=10)  # fmt: skip
+    app = create_app(settings)  # nothing loads before the lifespan
+    api = {"/livez", "/readyz", "/v1/metadata", "/v1/admin/reload", "/v1/predict",
+           "/v1/predict/batch", "/v1/explain", "/metrics"}  # fmt: skip
+    docs = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    assert {r.path for r in app.routes} - docs == api
+    guard = next(m for m in app.user_middleware if m.cls is Guard)
+    assert guard.kwargs["metrics"].paths == api
+    assert "@app." not in Path(app_module.__file__).read_text()

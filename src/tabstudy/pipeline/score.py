@@ -27,8 +27,8 @@ from tabstudy.data import store
 from tabstudy.data.readers import DataReadError
 from tabstudy.pipeline import serve
 from tabstudy.serving import batch, freshness
-from tabstudy.serving.app import Variant
 from tabstudy.serving.features import OnlineFeatures
+from tabstudy.serving.state import Variant
 from tabstudy.studies import online as online_studies
 
 

@@ -30,8 +30,9 @@ from tabstudy.data.store import StoreError
 from tabstudy.models.bundle import Bundle, BundleError, load_bundle
 from tabstudy.pipeline import registry as cli
 from tabstudy.serving import freshness, workers
-from tabstudy.serving.app import ServeSettings, create_app, share_metrics
+from tabstudy.serving.app import ServeSettings, create_app
 from tabstudy.serving.features import OnlineFeatures
+from tabstudy.serving.metrics import share_metrics
 from tabstudy.serving.rollout import ModelChoice, Plan
 from tabstudy.studies import online as online_studies
 

@@ -65,7 +65,7 @@ TEXT_NULLS: tuple[str, ...] = (*pacsv.ConvertOptions().null_values, "<NA>", "Non
 
 
 class Scorer(Protocol):
-    """The model that answers: :class:`tabstudy.serving.app.Variant` is one."""
+    """The model that answers: :class:`tabstudy.serving.state.Variant` is one."""
 
     runtime: Runtime
     threshold: float
