@@ -40,14 +40,14 @@ def table(rows: int, positive: float, seed: int) -> pd.DataFrame:
 
 def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
     """Expected calibration error over equal-count bins (as the model card computes it)."""
-    points = evaluation.calibration_points(y, p, bins)
+    points = evaluation.metrics.calibration_points(y, p, bins)
     gap = (points["fraction_positive"] - points["mean_predicted"]).abs()
     return float((gap * points["count"]).sum() / points["count"].sum())
 
 
 def scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """Ranking and probability metrics of ``p`` on labels ``y``."""
-    m = evaluation.metrics(y, p)
+    m = evaluation.metrics.metrics(y, p)
     return {"roc_auc": m["roc_auc"], "pr_auc": m["pr_auc"], "log_loss": m["log_loss"],
             "brier": m["brier"], "ece": ece(y, p), "mean_p": float(np.mean(p)),
             "positive_rate": float(np.mean(y))}  # fmt: skip

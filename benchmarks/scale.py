@@ -239,13 +239,13 @@ def step_train(work: Path, years: int, frac: float, hp_json: str = "{}") -> dict
     model = keras_model.export_model(pre, core)
     valid = pd.read_parquet(paths.processed("valid"))
     probs = keras_model.predict(model, valid)
-    threshold = evaluation.choose_threshold(keras_model.labels(valid), probs, "max_f1")
+    threshold = evaluation.thresholds.choose_threshold(keras_model.labels(valid), probs, "max_f1")
     meta = bundle.training_metadata(
         spec, train, SEED, asdict(hp), {"epochs": 1}, keras_model.weights_digest(model), {}, {}
     )
     reference = artifacts.read_json(paths.reference_stats())
     bundle.write_bundle(paths.bundle_dir(), model, spec, reference, asdict(threshold), meta)
-    auc = evaluation.metrics(keras_model.labels(valid), probs)["roc_auc"]
+    auc = evaluation.metrics.metrics(keras_model.labels(valid), probs)["roc_auc"]
     return clock.done(len(train), fit_s, valid_auc=round(auc, 4))
 
 

@@ -72,7 +72,9 @@ def test_slice_table_bins_numeric_columns_and_skips_tiny_slices() -> None:
     n = 400
     frame = pd.DataFrame({"size": rng.normal(size=n), "kind": ["a"] * 390 + ["b"] * 10})
     y = (frame["size"] + rng.normal(size=n) > 0).astype(int).to_numpy()
-    table = evaluation.slice_table(frame, y, {"m": frame["size"].to_numpy()}, ["size", "kind"])
+    table = evaluation.slices.slice_table(
+        frame, y, {"m": frame["size"].to_numpy()}, ["size", "kind"]
+    )
     assert (table["slice"] == "size").sum() == 4 and table.loc[
         table["slice"] == "size", "rows"
     ].sum() == n

@@ -17,30 +17,30 @@ def scored() -> tuple[np.ndarray, np.ndarray]:
 
 def test_metrics_on_perfect_and_known_predictions() -> None:
     y = np.array([0, 0, 1, 1])
-    m = evaluation.metrics(y, np.array([0.1, 0.2, 0.8, 0.9]))
+    m = evaluation.metrics.metrics(y, np.array([0.1, 0.2, 0.8, 0.9]))
     assert m["roc_auc"] == 1.0 and m["pr_auc"] == 1.0
     assert m["brier"] == pytest.approx((0.01 + 0.04 + 0.04 + 0.01) / 4)
 
 
 def test_bootstrap_interval_brackets_point_estimate(scored) -> None:
     y, p = scored
-    lo, hi = evaluation.bootstrap_auc(y, p, samples=100, seed=1)
-    assert lo < evaluation.metrics(y, p)["roc_auc"] < hi
-    assert (lo, hi) == evaluation.bootstrap_auc(y, p, samples=100, seed=1)
+    lo, hi = evaluation.metrics.bootstrap_auc(y, p, samples=100, seed=1)
+    assert lo < evaluation.metrics.metrics(y, p)["roc_auc"] < hi
+    assert (lo, hi) == evaluation.metrics.bootstrap_auc(y, p, samples=100, seed=1)
 
 
 def test_calibration_bins_are_equal_count(scored) -> None:
     y, p = scored
-    cal = evaluation.calibration_points(y, p, bins=10)
+    cal = evaluation.metrics.calibration_points(y, p, bins=10)
     assert len(cal) == 10 and set(cal["count"]) == {200}
     assert cal["mean_predicted"].is_monotonic_increasing
 
 
 def test_blessing_gate() -> None:
     scores = {"model": {"roc_auc": 0.70}, "hgb": {"roc_auc": 0.71}, "majority": {"roc_auc": 0.5}}
-    ok = evaluation.bless(scores, "model", ["hgb", "majority"], 0.65, 0.02)
+    ok = evaluation.gates.bless(scores, "model", ["hgb", "majority"], 0.65, 0.02)
     assert ok.blessed and ok.best_baseline == "hgb"
-    bad = evaluation.bless(scores, "model", ["hgb", "majority"], 0.75, 0.005)
+    bad = evaluation.gates.bless(scores, "model", ["hgb", "majority"], 0.75, 0.005)
     assert not bad.blessed and len(bad.reasons) == 2
 
 
@@ -79,7 +79,7 @@ def test_reference_stats_roundtrip_and_drift_status() -> None:
 
 
 def test_threshold_rules_on_a_known_case() -> None:
-    from tabstudy.evaluation import at_threshold, choose_threshold
+    from tabstudy.evaluation.thresholds import at_threshold, choose_threshold
 
     y = np.array([0, 0, 1, 0, 1, 1])
     p = np.array([0.1, 0.2, 0.3, 0.4, 0.8, 0.9])
@@ -104,7 +104,9 @@ def test_threshold_rules_on_a_known_case() -> None:
 
 
 def test_paired_comparison_tells_tied_from_better() -> None:
-    from tabstudy.evaluation import comparison_table, evaluate_findings, trailing_slices
+    from tabstudy.evaluation.findings import evaluate_findings
+    from tabstudy.evaluation.metrics import comparison_table
+    from tabstudy.evaluation.slices import trailing_slices
 
     rng = np.random.default_rng(3)
     n = 3000
@@ -133,21 +135,23 @@ def test_paired_comparison_tells_tied_from_better() -> None:
 
 def test_a_suspiciously_perfect_model_is_not_blessed_without_a_reason() -> None:
     scores = {"model": {"roc_auc": 0.9991}, "logreg": {"roc_auc": 0.9990}}
-    plain = evaluation.bless(scores, "model", ["logreg"], 0.6, 0.02)
+    plain = evaluation.gates.bless(scores, "model", ["logreg"], 0.6, 0.02)
     assert plain.blessed and plain.warnings == []  # no bound: nothing checked
-    refused = evaluation.bless(scores, "model", ["logreg"], 0.6, 0.02, 0.98)
+    refused = evaluation.gates.bless(scores, "model", ["logreg"], 0.6, 0.02, 0.98)
     assert not refused.blessed
     assert refused.reasons[0].startswith("suspiciously perfect: test ROC AUC 0.9991 is above "
                                          "features.leakage_auc 0.98")  # fmt: skip
     assert "evaluate.allow_near_perfect" in refused.reasons[0]
-    accepted = evaluation.bless(scores, "model", ["logreg"], 0.6, 0.02, 0.98, "a known easy task")
+    accepted = evaluation.gates.bless(
+        scores, "model", ["logreg"], 0.6, 0.02, 0.98, "a known easy task"
+    )
     assert accepted.blessed and accepted.reasons == []
     assert accepted.warnings[0].endswith(
         "accepted (evaluate.allow_near_perfect): a known easy task"
     )
-    assert "warnings" in evaluation.blessing_table(accepted).index
+    assert "warnings" in evaluation.gates.blessing_table(accepted).index
     ordinary = {"model": {"roc_auc": 0.75}, "logreg": {"roc_auc": 0.74}}
-    assert evaluation.bless(ordinary, "model", ["logreg"], 0.6, 0.02, 0.98).warnings == []
+    assert evaluation.gates.bless(ordinary, "model", ["logreg"], 0.6, 0.02, 0.98).warnings == []
 
 
 def test_the_champion_gate_refuses_and_shows_a_suspicious_score() -> None:
@@ -156,13 +160,14 @@ def test_the_champion_gate_refuses_and_shows_a_suspicious_score() -> None:
     p = np.clip(y * 0.9 + rng.random(400) * 0.1, 0, 1)
     scores = {"model": {"roc_auc": 1.0}, "logreg": {"roc_auc": 0.99}}
     frame = pd.DataFrame({"s": ["a"] * 400})
-    blessing = evaluation.bless(scores, "model", ["logreg"], 0.6, 0.02, 0.98)
-    refused = evaluation.champion_gate(y, p, None, frame, ["s"], blessing, 0.005, 100, 20, 0)
-    assert refused["decision"] == evaluation.REFUSE
+    blessing = evaluation.gates.bless(scores, "model", ["logreg"], 0.6, 0.02, 0.98)
+    refused = evaluation.gates.champion_gate(y, p, None, frame, ["s"], blessing, 0.005, 100, 20, 0)
+    assert refused["decision"] == evaluation.gates.REFUSE
     assert "suspiciously perfect" in refused["reasons"][0]
-    accepted = evaluation.champion_gate(
-        y, p, None, frame, ["s"],
-        evaluation.bless(scores, "model", ["logreg"], 0.6, 0.02, 0.98, "easy"), 0.005, 100, 20, 0,
-    )  # fmt: skip
-    assert accepted["decision"] == evaluation.PROMOTE and "suspiciously" in accepted["warnings"][0]
-    assert "warnings" in evaluation.gate_table(accepted).index
+    blessed = evaluation.gates.bless(scores, "model", ["logreg"], 0.6, 0.02, 0.98, "easy")
+    accepted = evaluation.gates.champion_gate(y, p, None, frame, ["s"], blessed, 0.005, 100, 20, 0)
+    assert (
+        accepted["decision"] == evaluation.gates.PROMOTE
+        and "suspiciously" in accepted["warnings"][0]
+    )
+    assert "warnings" in evaluation.gates.gate_table(accepted).index

@@ -62,7 +62,7 @@ def test_unseen_category_goes_to_oov(frame, trained) -> None:
 
 
 def test_model_learns_something(frame, trained) -> None:
-    from tabstudy.evaluation import metrics
+    from tabstudy.evaluation.metrics import metrics
 
     assert metrics(frame[LABEL].to_numpy(), km.predict(trained, frame))["roc_auc"] > 0.8
 
@@ -109,7 +109,7 @@ def test_numeric_only_features_build_and_export() -> None:
     core.fit(x, km.labels(frame), epochs=20, batch_size=32, verbose=0)
     model = km.export_model(pre, core)
     assert km.input_columns(model) == ([], ["a", "b"])
-    from tabstudy.evaluation import metrics as score
+    from tabstudy.evaluation.metrics import metrics as score
 
     assert score(frame[LABEL].to_numpy(), km.predict(model, frame))["roc_auc"] > 0.9
 

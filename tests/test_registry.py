@@ -14,7 +14,7 @@ from scipy.stats import binom
 from tabstudy import evaluation, monitoring, registry
 from tabstudy.serving import rollout
 
-BLESSED = evaluation.Blessing(True, 0.7, "logreg", 0.69, 0.6, 0.02, [])
+BLESSED = evaluation.gates.Blessing(True, 0.7, "logreg", 0.69, 0.6, 0.02, [])
 
 
 @pytest.fixture
@@ -29,16 +29,18 @@ def rows() -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
 
 
 def _gate(y, p_new, p_old, frame, blessing=BLESSED, max_drop=0.005):
-    return evaluation.champion_gate(y, p_new, p_old, frame, ["carrier"], blessing, max_drop,
+    return evaluation.gates.champion_gate(y, p_new, p_old, frame, ["carrier"], blessing, max_drop,
                                     1000, 100, 0)  # fmt: skip
 
 
 def test_the_first_blessed_model_is_promoted_and_an_unblessed_one_refused(rows) -> None:
     y, p, frame = rows
-    assert _gate(y, p, None, frame)["decision"] == evaluation.PROMOTE
-    unblessed = evaluation.Blessing(False, 0.5, "logreg", 0.69, 0.6, 0.02, ["ROC AUC too low"])
+    assert _gate(y, p, None, frame)["decision"] == evaluation.gates.PROMOTE
+    unblessed = evaluation.gates.Blessing(
+        False, 0.5, "logreg", 0.69, 0.6, 0.02, ["ROC AUC too low"]
+    )
     out = _gate(y, p, None, frame, blessing=unblessed)
-    assert out["decision"] == evaluation.REFUSE and out["reasons"] == [
+    assert out["decision"] == evaluation.gates.REFUSE and out["reasons"] == [
         "not blessed: ROC AUC too low"
     ]
 
@@ -46,10 +48,10 @@ def test_the_first_blessed_model_is_promoted_and_an_unblessed_one_refused(rows) 
 def test_an_equal_challenger_passes_and_a_worse_one_is_refused_on_its_interval(rows) -> None:
     y, p, frame = rows
     same = _gate(y, p, p, frame)
-    assert same["decision"] == evaluation.PROMOTE and same["overall"]["diff"] == 0.0
+    assert same["decision"] == evaluation.gates.PROMOTE and same["overall"]["diff"] == 0.0
     noise = np.random.default_rng(9).random(len(y))
     worse = _gate(y, 0.6 * p + 0.4 * noise, p, frame)
-    assert worse["decision"] == evaluation.REFUSE
+    assert worse["decision"] == evaluation.gates.REFUSE
     assert worse["overall"]["hi"] < -0.005
     assert "against the champion: the interval reaches below -0.005" in worse["reasons"][0]
 
@@ -73,7 +75,7 @@ def test_a_slice_regression_blocks_even_when_the_average_holds(rows) -> None:
 
 def test_small_slices_are_not_judged(rows) -> None:
     y, p, frame = rows
-    out = evaluation.champion_gate(y, p, p, frame, ["carrier"], BLESSED, 0.005, 5000, 50, 0)
+    out = evaluation.gates.champion_gate(y, p, p, frame, ["carrier"], BLESSED, 0.005, 5000, 50, 0)
     assert out["slices"] == []
 
 
@@ -142,7 +144,7 @@ def test_the_rollout_comparison_counts_agreement_and_scores_each_variant() -> No
     rows = monitoring.rollout_rows(records)
     assert len(rows) == 400 and rows["challenger"].unique().tolist() == ["v0.0.2"]
     labels = pd.Series(y, index=rows["key"].to_numpy())
-    out = monitoring.rollout_comparison(rows) | evaluation.variant_auc(rows, labels, 50, 0)
+    out = monitoring.rollout_comparison(rows) | evaluation.metrics.variant_auc(rows, labels, 50, 0)
     assert out["served_share"] == {"challenger": 0.25, "champion": 0.75}
     agree = ((p_a >= 0.5) == (p_b >= 0.5)).mean()
     assert out["agreement"] == pytest.approx(agree)

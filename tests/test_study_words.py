@@ -130,7 +130,9 @@ def test_numeric_slices_are_in_numeric_order() -> None:
         "shop": np.tile(["b", "a"], 100),
     })  # fmt: skip
     y = rng.integers(0, 2, 200)
-    table = evaluation.slice_table(frame, y, {"m": rng.random(200)}, ["size", "grade", "shop"])
+    table = evaluation.slices.slice_table(
+        frame, y, {"m": rng.random(200)}, ["size", "grade", "shop"]
+    )
     assert list(table["slice"]) == ["grade"] * 4 + ["shop"] * 2 + ["size"] * 4
     assert list(table.loc[table["slice"] == "grade", "value"]) == ["1", "2", "2.5", "10"]
     assert list(table.loc[table["slice"] == "shop", "value"]) == ["a", "b"]

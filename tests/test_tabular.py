@@ -219,5 +219,6 @@ def test_later_stages_name_the_column_they_fail_on() -> None:
         windows.feature_tests(good, bad, ["plan"], ["spend"], 2)
     both_infinities = pd.Series([-np.inf, np.inf] * 10 + list(range(20)), dtype="float64")
     with pytest.raises(ColumnError, match="Slicing the test rows by values of column 'when'"):
-        evaluation.slice_table(pd.DataFrame({"when": both_infinities}), np.arange(40) % 2, {},
-                               ["when"])  # fmt: skip
+        evaluation.slices.slice_table(
+            pd.DataFrame({"when": both_infinities}), np.arange(40) % 2, {}, ["when"]
+        )

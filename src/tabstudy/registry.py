@@ -379,7 +379,7 @@ def promotion(
     scored on the same rows; ``gate(p_old)`` decides (:func:`tabstudy.evaluation.champion_gate`
     with the stage's thresholds bound). A bundle that already is the champion is not scored
     again (decision ``champion``)."""
-    from tabstudy.evaluation import CHAMPION, REFUSE
+    from tabstudy.evaluation.gates import CHAMPION, REFUSE
     from tabstudy.models import keras_model
 
     digest = bundle_digest(bundle.path)

@@ -86,7 +86,7 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """:func:`tabstudy.evaluation.metrics`, NaN where the rows hold one class only."""
     if len(y) == 0 or y.min() == y.max():
         return dict.fromkeys(METRICS, float("nan"))
-    return evaluation.metrics(y, p)
+    return evaluation.metrics.metrics(y, p)
 
 
 def fold_metrics(predictions: pd.DataFrame) -> pd.DataFrame:

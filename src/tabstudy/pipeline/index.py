@@ -66,7 +66,7 @@ def write_index() -> int:
     headline = {
         "scores": dict(sorted(evaluate["test"].items(), key=lambda kv: -kv[1]["roc_auc"])),
         "intervals": evaluate.get("roc_auc_ci95", {}),
-        "names": evaluation.MODEL_NAMES,
+        "names": evaluation.metrics.MODEL_NAMES,
         "blessed": evaluate["blessing"]["blessed"],
         "profile": config.load_params()["profile"],
         "commit": code.get("commit"),

@@ -86,7 +86,7 @@ def main(requests: Path | None = None, labels: Path | None = None, seed: int = 0
             outcomes = read_labels(labels, list(fields))
         result = monitoring.rollout_comparison(rows)
         if outcomes is not None:
-            result |= evaluation.variant_auc(rows, outcomes, seed=seed)
+            result |= evaluation.metrics.variant_auc(rows, outcomes, seed=seed)
     except ValueError as err:  # DataReadError is one
         print(f"rollout report: {err}", file=sys.stderr)
         return 2
