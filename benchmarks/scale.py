@@ -197,7 +197,7 @@ def step_features(work: Path, years: int, frac: float) -> dict[str, Any]:
     for name, part in splits.items():
         artifacts.write_parquet(part, paths.processed(name))
     save_spec(spec, paths.feature_spec())
-    reference = monitoring.reference_stats(
+    reference = monitoring.drift.reference_stats(
         splits["train"], spec.categorical(), spec.numeric(), cfg.features.reference_bins
     )
     artifacts.write_json(reference, paths.reference_stats())

@@ -49,10 +49,10 @@ def test_psi_zero_for_same_and_large_for_shifted() -> None:
 
     rng = np.random.default_rng(0)
     ref = pd.Series(rng.normal(size=5000))
-    assert monitoring.numeric_psi(ref, ref, 10) == pytest.approx(0.0, abs=1e-9)
-    assert monitoring.numeric_psi(ref, ref + 2, 10) > 1.0
+    assert monitoring.drift.numeric_psi(ref, ref, 10) == pytest.approx(0.0, abs=1e-9)
+    assert monitoring.drift.numeric_psi(ref, ref + 2, 10) > 1.0
     cats = pd.Series(["a"] * 50 + ["b"] * 50)
-    assert monitoring.categorical_psi(cats, pd.Series(["a"] * 100)) > 0.25
+    assert monitoring.drift.categorical_psi(cats, pd.Series(["a"] * 100)) > 0.25
 
 
 def test_reference_stats_roundtrip_and_drift_status() -> None:
@@ -63,7 +63,7 @@ def test_reference_stats_roundtrip_and_drift_status() -> None:
     rng = np.random.default_rng(1)
     train = pd.DataFrame({"x": rng.normal(size=3000), "c": rng.choice(["a", "b"], 3000)})
     train.loc[::10, "x"] = np.nan
-    ref = json.loads(json.dumps(monitoring.reference_stats(train, ["c"], ["x"], bins=10)))
+    ref = json.loads(json.dumps(monitoring.drift.reference_stats(train, ["c"], ["x"], bins=10)))
     assert len(ref["numeric"]["x"]["shares"]) == 11  # ten bins + missing
     assert sum(ref["numeric"]["x"]["shares"]) == pytest.approx(1.0)
     from tabstudy.monitoring import windows
@@ -74,7 +74,7 @@ def test_reference_stats_roundtrip_and_drift_status() -> None:
     table = windows.feature_tests(train, moved, ["c"], ["x"], 10, reference_stats=ref)
     table = table.set_index("feature")
     assert (table["psi"] > 0.25).all() and (table["pvalue"] < 1e-9).all()
-    direct = monitoring.numeric_psi(train["x"], moved["x"], 10)
+    direct = monitoring.drift.numeric_psi(train["x"], moved["x"], 10)
     assert direct == pytest.approx(table.loc["x", "psi"])
 
 

@@ -141,26 +141,30 @@ def test_the_rollout_comparison_counts_agreement_and_scores_each_variant() -> No
     records = [{"request_id": "plain", "time": 0.0, "rows": 1}]  # outside a rollout: skipped
     records += [_record(i, served[i * 100:(i + 1) * 100], p_a[i * 100:(i + 1) * 100].tolist(),
                         p_b[i * 100:(i + 1) * 100].tolist()) for i in range(4)]  # fmt: skip
-    rows = monitoring.rollout_rows(records)
+    rows = monitoring.rollout.rollout_rows(records)
     assert len(rows) == 400 and rows["challenger"].unique().tolist() == ["v0.0.2"]
     labels = pd.Series(y, index=rows["key"].to_numpy())
-    out = monitoring.rollout_comparison(rows) | evaluation.metrics.variant_auc(rows, labels, 50, 0)
+    out = monitoring.rollout.rollout_comparison(rows) | evaluation.metrics.variant_auc(
+        rows, labels, 50, 0
+    )
     assert out["served_share"] == {"challenger": 0.25, "champion": 0.75}
     agree = ((p_a >= 0.5) == (p_b >= 0.5)).mean()
     assert out["agreement"] == pytest.approx(agree)
     a, b = out["auc_all_rows"]["champion"], out["auc_all_rows"]["challenger"]
     assert a["roc_auc"] > b["roc_auc"] and a["lo"] < a["roc_auc"] < a["hi"]
     assert out["auc_served_rows"]["challenger"]["rows"] == 100
-    found = monitoring.rollout_findings(out)
+    found = monitoring.rollout.rollout_findings(out)
     assert "the challenger v0.0.2 answered 25.0%" in found[0]
     assert "On the 400 labelled rows" in found[-1]
     with pytest.raises(ValueError, match="no request in the log was served in a rollout"):
-        monitoring.rollout_comparison(monitoring.rollout_rows(records[:1]))
+        monitoring.rollout.rollout_comparison(monitoring.rollout.rollout_rows(records[:1]))
 
 
 def test_the_comparison_keeps_the_latest_pair_only() -> None:
     first = _record(0, ["champion"], [0.2], [0.3])
     second = _record(1, ["champion"], [0.2], [0.3])
     second["variants"]["challenger"]["registry_version"] = "v0.0.3"
-    rows, left_out = monitoring.latest_pair(monitoring.rollout_rows([first, second]))
+    rows, left_out = monitoring.rollout.latest_pair(
+        monitoring.rollout.rollout_rows([first, second])
+    )
     assert rows["challenger"].tolist() == ["v0.0.3"] and left_out == 1

@@ -83,7 +83,7 @@ def score_shift_alert(max_psi: float, bins: int = 10) -> Alert:
     its training rows (quantile bins of the reference) exceeds ``max_psi``."""
 
     def alert(ref: pd.DataFrame, ref_p: np.ndarray, cur: pd.DataFrame, cur_p: np.ndarray) -> bool:
-        return monitoring.numeric_psi(pd.Series(ref_p), pd.Series(cur_p), bins) > max_psi
+        return monitoring.drift.numeric_psi(pd.Series(ref_p), pd.Series(cur_p), bins) > max_psi
 
     return alert
 

@@ -13,13 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2_contingency, ks_2samp
 
-from tabstudy.monitoring import (
-    _category_psi,
-    _psi,
-    category_shares,
-    numeric_shares,
-    quantile_edges,
-)
+from tabstudy.monitoring import drift
 from tabstudy.spec import about_column
 
 FREQS = ("week", "month")
@@ -108,13 +102,13 @@ def _prepare(
         if n in stats_num:
             edges, shares = list(stats_num[n]["edges"]), np.asarray(stats_num[n]["shares"])
         else:
-            edges = quantile_edges(reference[n], bins)
-            shares = numeric_shares(reference[n], edges)
+            edges = drift.quantile_edges(reference[n], bins)
+            shares = drift.numeric_shares(reference[n], edges)
         num[n] = (values[~np.isnan(values)], edges, shares)
     cat = {
         n: (
             _categories(reference[n]).value_counts(),
-            dict(stats_cat[n]) if n in stats_cat else category_shares(reference[n]),
+            dict(stats_cat[n]) if n in stats_cat else drift.category_shares(reference[n]),
         )
         for n in categorical
     }
@@ -149,13 +143,13 @@ def _tests(ref: _Reference, current: pd.DataFrame) -> pd.DataFrame:
             else:
                 ks = ks_2samp(values, cur, method="asymp")
                 stat, pvalue = float(ks.statistic), float(ks.pvalue)
-            psi = _psi(shares, numeric_shares(current[n], edges))
+            psi = drift.psi(shares, drift.numeric_shares(current[n], edges))
         rows.append({"feature": n, "kind": "numeric", "test": "ks", "statistic": stat,
                      "pvalue": pvalue, "psi": psi})  # fmt: skip
     for n, (counts, shares) in ref.categorical.items():
         with about_column(n, "The drift test (categorical)"):
             stat, pvalue = _chi2(counts, _categories(current[n]).value_counts())
-            psi = _category_psi(shares, category_shares(current[n]))
+            psi = drift.category_psi(shares, drift.category_shares(current[n]))
         rows.append({"feature": n, "kind": "categorical", "test": "chi2", "statistic": stat,
                      "pvalue": pvalue, "psi": psi})  # fmt: skip
     return pd.DataFrame(rows, columns=TEST_COLUMNS)
@@ -237,8 +231,8 @@ def prediction_drift(
     p_adjusted (Benjamini-Hochberg across windows), psi (reference quantile bins) and
     drifted (p_adjusted < ``alpha`` and psi >= ``psi_alert``)."""
     ref = pd.Series(np.asarray(reference_scores, dtype="float64"))
-    edges = quantile_edges(ref, bins)
-    shares = numeric_shares(ref, edges)
+    edges = drift.quantile_edges(ref, bins)
+    shares = drift.numeric_shares(ref, edges)
     ref_values = ref.dropna().to_numpy()
     rows = []
     for window, part in _windows(frame, window_col):
@@ -251,7 +245,8 @@ def prediction_drift(
             stat, pvalue = float(ks.statistic), float(ks.pvalue)
         rows.append({
             "window": window, "rows": len(part), "mean_score": float(cur.mean()),
-            "statistic": stat, "pvalue": pvalue, "psi": _psi(shares, numeric_shares(cur, edges)),
+            "statistic": stat, "pvalue": pvalue,
+            "psi": drift.psi(shares, drift.numeric_shares(cur, edges)),
         })  # fmt: skip
     out = pd.DataFrame(rows, columns=["window", "rows", "mean_score", "statistic", "pvalue", "psi"])
     out["p_adjusted"] = adjust_pvalues(out["pvalue"].to_numpy(dtype="float64"), "fdr_bh")

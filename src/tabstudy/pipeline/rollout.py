@@ -77,20 +77,20 @@ def main(requests: Path | None = None, labels: Path | None = None, seed: int = 0
     requests = requests or paths.request_log_dir() / FILE_NAME
     try:
         records = read_log(requests)
-        rows, earlier = monitoring.latest_pair(monitoring.rollout_rows(records))
+        rows, earlier = monitoring.rollout.latest_pair(monitoring.rollout.rollout_rows(records))
         outcomes = None
         if labels is not None:
             fields = next((r["key_fields"] for r in records if r.get("key_fields")), None)
             if fields is None:
                 raise ValueError(f"{paths.rel(requests)}: no rollout line names its key fields")
             outcomes = read_labels(labels, list(fields))
-        result = monitoring.rollout_comparison(rows)
+        result = monitoring.rollout.rollout_comparison(rows)
         if outcomes is not None:
             result |= evaluation.metrics.variant_auc(rows, outcomes, seed=seed)
     except ValueError as err:  # DataReadError is one
         print(f"rollout report: {err}", file=sys.stderr)
         return 2
-    found = monitoring.rollout_findings(result)
+    found = monitoring.rollout.rollout_findings(result)
     if earlier:
         found.append(
             f"{earlier:,} logged row(s) of earlier champion/challenger pairs are left out."
