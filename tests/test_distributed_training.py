@@ -29,6 +29,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+import tabstudy
 from tabstudy.models import distributed as dist
 from tabstudy.models import keras_model as km
 from tabstudy.spec import LABEL, Feature, FeatureSet
@@ -42,7 +43,7 @@ SEED = 0
 
 
 def test_tf_configs_one_task_per_worker_on_loopback() -> None:
-    configs = dist.tf_configs(3)
+    configs = dist.cluster.tf_configs(3)
     cluster = configs[0]["cluster"]["worker"]
     assert [c["task"] for c in configs] == [{"type": "worker", "index": i} for i in range(3)]
     assert all(c["cluster"] == {"worker": cluster} for c in configs)
@@ -53,17 +54,19 @@ def test_tf_configs_one_task_per_worker_on_loopback() -> None:
 
 def test_tf_configs_rejects_no_workers() -> None:
     with pytest.raises(ValueError, match="workers must be >= 1"):
-        dist.tf_configs(0)
+        dist.cluster.tf_configs(0)
 
 
 def test_worker_env_sets_tf_config_and_drops_proxies() -> None:
     import json
 
     base = {"PATH": "/bin", "https_proxy": "http://p:1", "GRPC_PROXY": "x", "TABSTUDY_STAGING": "s"}
-    env = dist.worker_env(dist.tf_configs(2)[1], base)
+    env = dist.cluster.worker_env(dist.cluster.tf_configs(2)[1], base)
     assert json.loads(env["TF_CONFIG"])["task"] == {"type": "worker", "index": 1}
     assert not {"https_proxy", "GRPC_PROXY", "TABSTUDY_STAGING"} & set(env)
-    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(Path(dist.__file__).parents[2])
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(
+        Path(tabstudy.__file__).resolve().parents[1]
+    )
 
 
 def _tiny(n: int) -> km.Encoded:
@@ -81,7 +84,7 @@ def test_worker_parts_make_up_the_single_process_batches() -> None:
     km.set_determinism(3)
     examples = _tiny(10)
     single = _rows(km.batches(examples, 4, seed=3))
-    parts = [_rows(dist.worker_batches(examples, 4, w, 2, seed=3)) for w in (0, 1)]
+    parts = [_rows(dist.worker.worker_batches(examples, 4, w, 2, seed=3)) for w in (0, 1)]
     assert [len(p) for p in parts[0]] == [2, 2, 1] and [len(p) for p in parts[1]] == [2, 2, 1]
     assert [sorted(a + b) for a, b in zip(*parts, strict=True)] == single
 
@@ -98,8 +101,8 @@ def test_failed_worker_is_named_and_the_others_are_stopped(tmp_path) -> None:
     crasher += "sys.exit(3)"
     envs = [dict(os.environ)] * 2
     start = time.monotonic()
-    with pytest.raises(dist.WorkerFailed) as info:
-        dist.run_workers([_python(sleeper), _python(crasher)], envs, tmp_path / "logs", 60)
+    with pytest.raises(dist.job.WorkerFailed) as info:
+        dist.launcher.run_workers([_python(sleeper), _python(crasher)], envs, tmp_path / "logs", 60)
     assert time.monotonic() - start < 30
     err = info.value
     assert (err.index, err.returncode) == (1, 3) and "bad shard: row 7" in err.stderr_tail
@@ -113,35 +116,35 @@ def test_worker_that_does_not_finish_in_time_is_named(tmp_path) -> None:
     stuck = _python(
         "import sys, time; print('waiting for peers', file=sys.stderr, flush=True); time.sleep(120)"
     )
-    with pytest.raises(dist.WorkerFailed, match="worker 1 did not finish in time") as info:
-        dist.run_workers([done, stuck], [dict(os.environ)] * 2, tmp_path, timeout_s=3)
+    with pytest.raises(dist.job.WorkerFailed, match="worker 1 did not finish in time") as info:
+        dist.launcher.run_workers([done, stuck], [dict(os.environ)] * 2, tmp_path, timeout_s=3)
     assert info.value.returncode is None and "waiting for peers" in info.value.stderr_tail
 
 
 def test_fit_core_rejects_an_unknown_mode() -> None:
-    args = dist.CoreArgs({}, 2, km.Hyperparameters(), 0.5)
-    fit = dist.FitSettings(1, 8, 1, 0)
+    args = dist.job.CoreArgs({}, 2, km.Hyperparameters(), 0.5)
+    fit = dist.job.FitSettings(1, 8, 1, 0)
     with pytest.raises(ValueError, match="'parameter_server'"):
-        dist.fit_core("parameter_server", 2, None, args, None, None, fit)  # type: ignore[arg-type]
+        dist.launcher.fit_core("parameter_server", 2, None, args, None, None, fit)  # type: ignore[arg-type]
 
 
 def test_fit_core_multi_worker_loads_the_workers_weights_and_replays_epochs(monkeypatch) -> None:
     import keras
 
-    args = dist.CoreArgs({"c": 4}, 2, km.Hyperparameters(units=4, layers=1), 0.3)
+    args = dist.job.CoreArgs({"c": 4}, 2, km.Hyperparameters(units=4, layers=1), 0.3)
     trained, history = args.build(), {"loss": [0.7, 0.6], "val_loss": [0.8, 0.7]}
     calls: list[tuple] = []
 
     def fake_launcher(*a, **_):
         calls.append(a)
-        return dist.MultiWorkerResult(trained, history, [])
+        return dist.job.MultiWorkerResult(trained, history, [])
 
-    monkeypatch.setattr(dist, "train_multi_worker", fake_launcher)
+    monkeypatch.setattr(dist.launcher, "train_multi_worker", fake_launcher)
     epochs: list[int] = []
     logger = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: epochs.append(e))
-    core, fit = args.build(), dist.FitSettings(2, 8, 1, 0)
-    out = dist.fit_core("multi_worker", 3, core, args, "train", "valid", fit, [logger])
-    assert calls == [(args, "train", "valid", fit, 3, dist.DEFAULT_TIMEOUT_S)]
+    core, fit = args.build(), dist.job.FitSettings(2, 8, 1, 0)
+    out = dist.launcher.fit_core("multi_worker", 3, core, args, "train", "valid", fit, [logger])
+    assert calls == [(args, "train", "valid", fit, 3, dist.launcher.DEFAULT_TIMEOUT_S)]
     assert km.weights_digest(core) == km.weights_digest(trained)
     assert out.history == history and epochs == [0, 1]
 
@@ -155,15 +158,15 @@ def test_replay_history_feeds_epoch_callbacks_in_order() -> None:
         def on_epoch_end(self, epoch, logs=None) -> None:
             seen.append((epoch, dict(logs or {})))
 
-    out = dist.replay_history({"loss": [0.5, 0.4], "val_loss": [0.6, 0.55]}, [Probe()])
+    out = dist.launcher.replay_history({"loss": [0.5, 0.4], "val_loss": [0.6, 0.55]}, [Probe()])
     assert seen == [(0, {"loss": 0.5, "val_loss": 0.6}), (1, {"loss": 0.4, "val_loss": 0.55})]
     assert out.history["val_loss"] == [0.6, 0.55] and out.epoch == [0, 1]
 
 
 def test_job_round_trips_through_json() -> None:
-    args = dist.CoreArgs({"c": 4}, 6, km.Hyperparameters(units=8, batch_size=64), 0.25)
-    job = dist.WorkerJob("a.npz", "b.npz", args, dist.FitSettings(3, 64, 2, 7), "out", 1)
-    assert dist.WorkerJob.from_json(job.to_json()) == job
+    args = dist.job.CoreArgs({"c": 4}, 6, km.Hyperparameters(units=8, batch_size=64), 0.25)
+    job = dist.job.WorkerJob("a.npz", "b.npz", args, dist.job.FitSettings(3, 64, 2, 7), "out", 1)
+    assert dist.job.WorkerJob.from_json(job.to_json()) == job
 
 
 # --- slow: the real thing -----------------------------------------------------------------------
@@ -190,7 +193,7 @@ SPEC = FeatureSet(
 HPARAMS = km.Hyperparameters(
     units=32, layers=2, dropout=0.1, learning_rate=5e-3, embedding_dim=4, batch_size=256
 )
-FIT = dist.FitSettings(epochs=4, batch_size=HPARAMS.batch_size, patience=3, seed=SEED)
+FIT = dist.job.FitSettings(epochs=4, batch_size=HPARAMS.batch_size, patience=3, seed=SEED)
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +206,7 @@ def problem(tmp_path_factory):
     km.set_determinism(SEED)
     pre = km.build_preprocessor(train, SPEC)
     enc = {s: km.encoded_examples(work / f"{s}.parquet", pre) for s in ("train", "valid")}
-    args = dist.CoreArgs(
+    args = dist.job.CoreArgs(
         km.vocab_sizes(pre), km.numeric_width(pre), HPARAMS, float(train[LABEL].mean())
     )
     return args, enc["train"], enc["valid"]
@@ -220,7 +223,7 @@ def single(problem):
     km.set_determinism(SEED)
     core = args.build()
     start = time.monotonic()
-    history = dist.fit_core("none", 1, core, args, train, valid, FIT)
+    history = dist.launcher.fit_core("none", 1, core, args, train, valid, FIT)
     seconds = time.monotonic() - start
     auc = valid_auc(core, valid)
     print(
@@ -235,7 +238,7 @@ def multi(problem, tmp_path_factory):
     args, train, valid = problem
     start = time.monotonic()
     work = tmp_path_factory.mktemp("multi")
-    result = dist.train_multi_worker(args, train, valid, FIT, 2, WORKER_TIMEOUT_S, work)
+    result = dist.launcher.train_multi_worker(args, train, valid, FIT, 2, WORKER_TIMEOUT_S, work)
     seconds = time.monotonic() - start
     auc = valid_auc(result.core, valid)
     print(
@@ -273,6 +276,6 @@ def test_two_worker_processes_each_trained_on_half_of_every_batch(problem, multi
 @pytest.mark.slow
 def test_two_multi_worker_runs_give_identical_weights(problem, multi, tmp_path) -> None:
     args, train, valid = problem
-    again = dist.train_multi_worker(args, train, valid, FIT, 2, WORKER_TIMEOUT_S, tmp_path)
+    again = dist.launcher.train_multi_worker(args, train, valid, FIT, 2, WORKER_TIMEOUT_S, tmp_path)
     assert km.weights_digest(again.core) == km.weights_digest(multi[0].core)
     assert again.history == multi[0].history

@@ -9,7 +9,8 @@ multi-worker run or as a dvc.lock that no longer reproduces:
 - ``Layer._inbound_nodes`` and ``KerasTensor._keras_history``, read by ``export.numeric_order``
   (the ONNX/LiteRT numeric input order);
 - the TensorFlow trainer's ``_maybe_symbolic_build`` / ``_symbolic_build``, replaced per model by
-  ``distributed.keras_multi_worker_fixes`` (``fit`` under ``MultiWorkerMirroredStrategy``).
+  ``distributed.keras_fixes.keras_multi_worker_fixes`` (``fit`` under
+  ``MultiWorkerMirroredStrategy``).
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def test_multi_worker_fixes_build_from_per_replica_batches(frame) -> None:
     ``strategy.reduce``) and its steps return rank-1 logs."""
     from tensorflow.python.distribute.values import PerReplica
 
-    from tabstudy.models.distributed import keras_multi_worker_fixes
+    from tabstudy.models.distributed.keras_fixes import keras_multi_worker_fixes
 
     trainer = keras.Model._maybe_symbolic_build
     assert "strategy" not in trainer.__qualname__  # Keras' own, not a leftover patch
