@@ -35,6 +35,16 @@ def test_dvc_yaml_is_generated_from_the_registry() -> None:
     assert (REPO / "dvc.yaml").read_text() == dvcgen.dvc_yaml(REPO), "run `make dvc-yaml`"
 
 
+def test_notebook_numbers_follow_the_run_order() -> None:
+    """The registry lists the notebook stages in the order they run (each after what it
+    reads), and their numbers count up from 01 in that order, as does each title."""
+    notebooks = [s.notebook for s in STAGES if s.notebook]
+    assert [int(n[:2]) for n in notebooks] == list(range(1, len(notebooks) + 1))
+    for name in notebooks:
+        first = json.loads((REPO / "notebooks" / name).read_text())["cells"][0]
+        assert "".join(first["source"]).startswith(f"# {name[:2]} · "), name
+
+
 @pytest.mark.parametrize("stage", [s for s in STAGES], ids=lambda s: s.name)
 def test_notebook_parameters_equal_params_yaml(stage) -> None:
     params = config.resolve(yaml.safe_load((REPO / "params.yaml").read_text()))

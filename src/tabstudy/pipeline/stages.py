@@ -165,7 +165,7 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "backtest",
-        "11-backtest.ipynb",
+        "09-backtest.ipynb",
         ("backtest", "baselines", "monitor"),
         deps=(PROCESSED, BEST_HPARAMS, BASELINE_PARAMS),
         outs=(_r(paths.figures_dir("backtest")), _r(paths.findings_file("backtest"))),
@@ -189,7 +189,7 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "model_card",
-        "09-model_card.ipynb",
+        "11-model_card.ipynb",
         ("model_card",),
         deps=(
             BUNDLE,
