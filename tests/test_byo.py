@@ -45,14 +45,7 @@ GUARDED = ("models", "data/processed", "reports/metrics", "reports/model_card.ht
 def byo(tmp_path_factory) -> tuple[Path, str]:
     work = copy_repo(tmp_path_factory.mktemp("byo") / "repo")
     run_in(work, "git", "init", "-q")
-    run_in(
-        work,
-        "python",
-        "-m",
-        "tabstudy.data.examples",
-        "breast_cancer",
-        "external/breast_cancer.csv",
-    )
+    run_in(work, "tabstudy", "example-data", "breast_cancer", "external/breast_cancer.csv")
     set_params(work, profile="smoke,breast_cancer")
     out = run_in(work, "dvc", "repro")
     return work, out.stdout

@@ -1,6 +1,6 @@
 """Monitoring served traffic, for real: one month of test flights is replayed through the running
-service (uvicorn on loopback over a copy of the smoke run), then ``python -m
-tabstudy.pipeline.monitor --requests`` reports on the request log with the outcomes as labels,
+service (uvicorn on loopback over a copy of the smoke run), then ``tabstudy monitor
+--requests`` reports on the request log with the outcomes as labels,
 and the report must match the monitor stage's code run offline on the same rows: the same
 windows, the same drift statistics, prediction drift and realised performance up to the
 runtimes' float differences, the same alerts."""
