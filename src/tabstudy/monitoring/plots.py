@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from tabstudy.config import MonitorConfig
-from tabstudy.monitoring.rules import PERFORMANCE_RULES
+from tabstudy.monitoring.rules import performance_rules
 
 
 def _dates(windows: pd.Series) -> pd.Series:
@@ -67,7 +67,7 @@ def plot_performance_over_time(
                          performance.loc[real, "auc_hi"].to_numpy(float) - auc])  # fmt: skip
         ax.errorbar(x[real], auc, yerr=err, fmt="o", color="#55A868", capsize=3,
                     label="realised")  # fmt: skip
-    flagged = sorted({a["window"] for a in alerts if a["rule"] in PERFORMANCE_RULES})
+    flagged = sorted({a["window"] for a in alerts if a["rule"] in performance_rules()})
     if flagged:
         at = performance.set_index("window").loc[flagged]
         y = at["roc_auc"].where(at["roc_auc"].notna(), at["est_auc"])

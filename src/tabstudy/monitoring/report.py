@@ -130,7 +130,7 @@ class Report:
             "feature_drift_windows": int(sum(a["rule"] == "feature_drift" for a in self.alerts)),
             "first_feature_drift": first_window(self.alerts, "feature_drift"),
             "first_prediction_drift": first_window(self.alerts, "prediction_drift"),
-            "first_performance_alert": rules.first_of(self.alerts, rules.PERFORMANCE_RULES),
+            "first_performance_alert": rules.first_of(self.alerts, rules.performance_rules()),
             "labelled_windows": len(labelled),
             "max_abs_estimation_error": float(gap.max()) if len(gap) else None,
         }

@@ -250,13 +250,13 @@ def unseen_shares(
 ) -> pd.DataFrame:
     """Per window and categorical feature: the rows, the share whose value the training rows
     never had (missing values are not unseen) and the most frequent such value."""
-    parts = []
+    parts, groups = [], frame.groupby(window, sort=True).groups
     for name in categorical:
         seen = set(train[name].dropna().astype(str))
         values = frame[name].astype("string")
         missing = values.isna() | (values == MISSING_CATEGORY)
         unseen = ~missing & ~values.isin(seen)
-        for win, rows in frame.groupby(window, sort=True).groups.items():
+        for win, rows in groups.items():
             new = values.loc[rows][unseen.loc[rows]]
             parts.append({
                 "window": str(win), "feature": name, "rows": len(rows),
@@ -318,8 +318,15 @@ RULES: tuple[Rule, ...] = (
 )  # fmt: skip
 """Every rule, in the order of alerts within a window and of the findings."""
 
-NAMES = tuple(r.name for r in RULES)
-PERFORMANCE_RULES = tuple(r.name for r in RULES if r.performance)
+
+def names() -> tuple[str, ...]:
+    """The rules' names, in the order of :data:`RULES`."""
+    return tuple(r.name for r in RULES)
+
+
+def performance_rules() -> tuple[str, ...]:
+    """The performance rules' names (the performance figure marks their windows)."""
+    return tuple(r.name for r in RULES if r.performance)
 
 
 def thresholds(section: Mapping[str, Any]) -> dict[str, dict[str, float]]:
@@ -330,10 +337,11 @@ def thresholds(section: Mapping[str, Any]) -> dict[str, dict[str, float]]:
         ConfigError: naming the key (``monitor.rules.<rule>.<param>``) that is unknown,
             missing or out of bounds.
     """
-    unknown = sorted(set(section) - set(NAMES))
+    known = names()
+    unknown = sorted(set(section) - set(known))
     if unknown:
         raise ConfigError(
-            f"monitor.rules.{unknown[0]}: no such rule; the rules: {', '.join(NAMES)}"
+            f"monitor.rules.{unknown[0]}: no such rule; the rules: {', '.join(known)}"
         )
     out: dict[str, dict[str, float]] = {}
     for rule in RULES:
@@ -354,7 +362,8 @@ def alerts(evidence: Evidence, limits: Mapping[str, Thresholds]) -> list[Alert]:
     """Every fired alert (window, rule, metric, value, threshold, message), ordered by window,
     then by rule in the order of :data:`RULES`."""
     out = [a for rule in RULES for a in rule.check(evidence, limits[rule.name])]
-    return sorted(out, key=lambda a: (a["window"], NAMES.index(a["rule"])))
+    order = names()
+    return sorted(out, key=lambda a: (a["window"], order.index(a["rule"])))
 
 
 def findings(evidence: Evidence, fired: list[Alert], limits: Mapping[str, Thresholds]) -> list[str]:
