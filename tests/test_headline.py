@@ -10,7 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from tabstudy.pipeline.stages import COMMANDS, STAGES, Stage, headline_values, stage
+from tabstudy.pipeline.stages import COMMANDS, STAGES, stage
+from tabstudy.stages.base import Stage, headline_values
 
 from .conftest import METRICS_WIDTH, REPO
 
@@ -32,7 +33,7 @@ def test_values_are_picked_by_dotted_path_and_list_index() -> None:
 
 
 def test_a_missing_or_null_value_is_left_out() -> None:
-    s = Stage("x", None, headline=(("a", "a.b"), ("c", "c"), ("d", "d.5"), ("e", "e.0")))
+    s = Stage("x", headline=(("a", "a.b"), ("c", "c"), ("d", "d.5"), ("e", "e.0")))
     assert headline_values(s, {"a": {"b": None}, "d": [1], "e": [0.5]}) == {"e": 0.5}
     assert headline_values(stage("backtest"), {"applicable": False}) == {}
 

@@ -211,8 +211,9 @@ def test_failing_cell_fails_stage_and_keeps_last_outputs(first_run, tmp_path) ->
     shutil.copytree(first_run[0], work, symlinks=True)
     nb_path = work / "notebooks" / "04-features.ipynb"
     nb = json.loads(nb_path.read_text())
-    # break the last cell, after the processed splits were written
-    nb["cells"][-1]["source"] = ["raise RuntimeError('deliberately broken cell')\n"]
+    # break the last code cell, after the stage's run wrote the processed splits
+    last = max(i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code")
+    nb["cells"][last]["source"] = ["raise RuntimeError('deliberately broken cell')\n"]
     nb_path.write_text(json.dumps(nb))
     processed = work / "data" / "processed"
     before = {p.name: p.read_bytes() for p in processed.iterdir()}

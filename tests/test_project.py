@@ -40,6 +40,7 @@ def test_notebook_numbers_follow_the_run_order() -> None:
     reads), and their numbers count up from 01 in that order, as does each title."""
     notebooks = [s.notebook for s in STAGES if s.notebook]
     assert [int(n[:2]) for n in notebooks] == list(range(1, len(notebooks) + 1))
+    assert sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb")) == notebooks  # no stray
     for name in notebooks:
         first = json.loads((REPO / "notebooks" / name).read_text())["cells"][0]
         assert "".join(first["source"]).startswith(f"# {name[:2]} · "), name

@@ -44,8 +44,13 @@ def target_path(final: Path) -> Path:
     staging = os.environ.get(STAGING_ENV)
     if not staging:
         return Path(final)
-    rel = Path(final).resolve().relative_to(paths.root())
-    return Path(staging) / rel
+    resolved = Path(final).resolve()
+    if resolved.is_relative_to(Path(staging).resolve()):
+        raise ValueError(
+            f"{final} is already a staging path: pass writers the final path "
+            "(paths.*); staging is applied once, by the writer"
+        )
+    return Path(staging) / resolved.relative_to(paths.root())
 
 
 @contextmanager

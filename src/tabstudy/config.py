@@ -16,7 +16,7 @@ keys cannot be set on another.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -590,6 +590,14 @@ def stage_config(profile: str, seed: int, **sections: Mapping[str, Any]) -> Stag
         return StageConfig.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(_describe(err)) from None
+
+
+def from_params(sections: Sequence[str], params: Mapping[str, Any] | None = None) -> StageConfig:
+    """The typed config of a stage reading ``sections``, from params.yaml (or ``params``)
+    resolved with its profile: what the runner injects, for calling a stage's ``run`` directly
+    (``ingest.run(config.from_params(ingest.STAGE.sections))``)."""
+    resolved = resolve(params if params is not None else load_params())
+    return stage_config(resolved["profile"], resolved["seed"], **{k: resolved[k] for k in sections})
 
 
 def _study_sections(raw: Mapping[str, Any]) -> dict[str, BaseModel]:

@@ -157,6 +157,11 @@ def publish_findings(found: list[str], stage: str) -> Any:
     """Write a stage's findings (sentences computed from its numbers) to its findings file and
     return them as a Markdown list for the report page."""
     artifacts.write_json(found, paths.findings_file(stage))
+    return bullets(found)
+
+
+def bullets(found: list[str]) -> Any:
+    """Sentences as a Markdown list (a stage's findings on its report page)."""
     return Markdown("\n".join(f"- {f}" for f in found))
 
 

@@ -21,9 +21,8 @@ Examples:
 def run(stage: str) -> int:
     """Run one stage (a notebook through papermill, or the index page)."""
     from tabstudy.pipeline import index, runner
-    from tabstudy.pipeline.stages import INDEX
 
-    if stage == INDEX.name:
+    if stage == "index":
         return index.write_index()
     return runner.main([stage])
 

@@ -14,7 +14,8 @@ import jinja2
 
 from tabstudy import artifacts, config, evaluation, paths, provenance
 from tabstudy.models.bundle import load_bundle
-from tabstudy.pipeline.stages import COMMANDS, STAGES
+from tabstudy.stages import NAMES
+from tabstudy.stages.base import notebook_name
 
 
 def _rel(target: Path, start: Path) -> str:
@@ -75,14 +76,13 @@ def write_index() -> int:
     }
     stages = [
         {
-            "name": s.name,
-            "html": paths.notebook_html(s.notebook),
-            "notebook": paths.executed_notebook(s.notebook),
+            "name": name,
+            "html": paths.notebook_html(notebook_name(name)),
+            "notebook": paths.executed_notebook(notebook_name(name)),
         }
-        for s in sorted(STAGES, key=lambda s: str(s.notebook))  # by number, not run order
-        if s.notebook
+        for name in NAMES  # numbered in run order
     ]
-    metrics = {Path(m).stem: paths.root() / m for s in (*STAGES, *COMMANDS) for m in s.metrics}
+    metrics = {p.stem: p for p in sorted(paths.metrics_file("index").parent.glob("*.json"))}
     card = {"html": paths.model_card("html"), "md": paths.model_card("md")}
     html = index_html(stages, card, metrics, headline, paths.reports_dir())
     artifacts.write_text(html, paths.index_html())

@@ -10,7 +10,8 @@ from typing import Any
 
 from tabstudy import config, paths, reporting
 from tabstudy.pipeline.runner import KERNEL, kernel_env, stage_parameters
-from tabstudy.pipeline.stages import STAGES, Stage
+from tabstudy.pipeline.stages import STAGES
+from tabstudy.stages.base import Stage
 
 SMOKE = "smoke"
 PARAMETERS_HEADER = (
@@ -21,8 +22,8 @@ PARAMETERS_HEADER = (
 
 def parameters_source(s: Stage, params: dict[str, Any]) -> str:
     """The parameters cell of a stage's notebook: params.yaml's resolved values of what the
-    stage reads."""
-    values = stage_parameters(s, config.resolve(params))
+    stage's module declares it reads (the runner injects exactly the names this cell assigns)."""
+    values = stage_parameters(s.name, (*s.common, *s.sections), config.resolve(params))
     lines = [f"{k} = {pprint.pformat(v, width=100, sort_dicts=False)}" for k, v in values.items()]
     return PARAMETERS_HEADER + "\n".join(lines)
 
@@ -59,10 +60,11 @@ def refresh_notebooks(profile: str = SMOKE) -> None:
         shutil.copy(paths.params_file(), work / paths.rel(paths.params_file()))
         shutil.copytree(paths.contracts_dir(), work / paths.rel(paths.contracts_dir()))
         notebooks = paths.notebooks_dir()  # the repo's, before the work dir becomes the root
+        names = [str(s.notebook) for s in STAGES]
         kernel_env(work, None)
         os.environ[config.PROFILE_ENV] = profile
-        for s in STAGES:
-            path = notebooks / str(s.notebook)
+        for name in names:
+            path = notebooks / name
             nb = nbformat.read(path, as_version=4)
             NotebookClient(
                 nb,

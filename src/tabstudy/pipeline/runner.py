@@ -3,28 +3,34 @@ STAGE``; DVC calls it).
 
 The runner resolves params.yaml once (:func:`tabstudy.config.resolve`: the active profile merged
 in) and injects the stage's resolved values, so the executed notebook's parameters show exactly
-what ran. Its writes go to ``.staging/<stage>`` (see :mod:`tabstudy.artifacts`) and move into
-place only when every cell succeeded. On a failing cell the executed notebook, with papermill's
+what ran: exactly the names the notebook's parameters cell assigns (``tabstudy
+sync-parameters`` writes that cell from the stage module's declared sections). Its writes go to
+``.staging/<stage>`` (see :mod:`tabstudy.artifacts`) and move into place only when every cell
+succeeded. On a failing cell the executed notebook, with papermill's
 red error banner at the top, is published to ``reports/notebooks`` and its HTML to
 ``reports/html`` so the error is visible; nothing else of the stage is written, the outputs of the
 last successful run stay in place (dvc.yaml marks every output ``persist``, so DVC does not delete
-them first), and the command exits non-zero. With a successful notebook's outputs the runner
-stages the stage's headline metrics, the few numbers ``dvc metrics show`` lists, picked from the
-metrics file the notebook wrote (:func:`write_headline`).
+them first), and the command exits non-zero. After a success it prints the line the stage
+left for the console (:func:`tabstudy.stages.base.transaction`; evaluate's champion decision).
+
+The runner does not import the stage's module (nor TensorFlow): it reads the stage's notebook.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from tabstudy import artifacts, config, console, paths, reporting
-from tabstudy.pipeline.stages import Stage, headline_values, stage
+from tabstudy.stages import NAMES
+from tabstudy.stages.base import console_file, notebook_name
 
 KERNEL = "python3"
 QUIET_ENV = {
@@ -35,16 +41,27 @@ QUIET_ENV = {
 }
 
 
-def stage_parameters(s: Stage, resolved: dict[str, Any]) -> dict[str, Any]:
-    """The values papermill injects: profile, seed and exactly the sections the stage reads,
+def stage_parameters(stage: str, keys: Sequence[str], resolved: dict[str, Any]) -> dict[str, Any]:
+    """The values papermill injects: ``keys`` (profile, seed and the sections the stage reads)
     from the resolved params (:func:`tabstudy.config.resolve`)."""
-    missing = [k for k in ("profile", "seed", *s.sections) if k not in resolved]
+    missing = [k for k in keys if k not in resolved]
     if missing:
         raise config.ConfigError(
             f"{paths.rel(paths.params_file())}: missing key(s) {', '.join(missing)} "
-            f"needed by stage '{s.name}'"
+            f"needed by stage '{stage}'"
         )
-    return {k: resolved[k] for k in ("profile", "seed", *s.sections)}
+    return {k: resolved[k] for k in keys}
+
+
+def parameter_names(notebook: Path) -> list[str]:
+    """The names the notebook's ``parameters`` cell assigns, in order: what it reads."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(tagged) != 1:
+        raise KeyError(f"{paths.rel(notebook)}: expected one cell tagged 'parameters'")
+    tree = ast.parse("".join(tagged[0]["source"]))
+    return [t.id for node in tree.body if isinstance(node, ast.Assign)
+            for t in node.targets if isinstance(t, ast.Name)]  # fmt: skip
 
 
 def kernel_env(root: Path, staging: Path | None) -> None:
@@ -64,21 +81,23 @@ def run_stage(name: str) -> int:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    s = stage(name)
-    if s.notebook is None:
-        raise KeyError(f"stage {name!r} has no notebook; run its command: {s.command}")
+    if name not in NAMES:
+        raise KeyError(f"unknown stage {name!r}; notebook stages: {', '.join(NAMES)}")
+    notebook = notebook_name(name)
     root = paths.root()
-    parameters = stage_parameters(s, config.resolve(config.load_params()))
-    staging = paths.staging_root() / s.name
+    keys = parameter_names(paths.notebooks_dir() / notebook)
+    parameters = stage_parameters(name, keys, config.resolve(config.load_params()))
+    staging = paths.staging_root() / name
+    console_file(name).unlink(missing_ok=True)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     kernel_env(root, staging)
-    executed = artifacts.target_path(paths.executed_notebook(s.notebook))
+    executed = artifacts.target_path(paths.executed_notebook(notebook))
     executed.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with process_stderr_to(paths.staging_root() / f"{s.name}.kernel.log"):
+        with process_stderr_to(paths.staging_root() / f"{name}.kernel.log"):
             pm.execute_notebook(
-                paths.notebooks_dir() / s.notebook,
+                paths.notebooks_dir() / notebook,
                 executed,
                 parameters=parameters,
                 kernel_name=KERNEL,
@@ -87,49 +106,37 @@ def run_stage(name: str) -> int:
                 log_output=False,
             )
         nb = reporting.clean_executed(executed)  # the same tidy-up as a failed run's report gets
-        html = reporting.notebook_to_html(nb, Path(s.notebook).stem)
-        artifacts.write_text(html, paths.notebook_html(s.notebook))
-        write_headline(s)
+        html = reporting.notebook_to_html(nb, Path(notebook).stem)
+        artifacts.write_text(html, paths.notebook_html(notebook))
     except PapermillExecutionError as err:
-        _publish_failure(s, executed)
+        _publish_failure(notebook, executed)
         print(
-            f"stage '{s.name}' FAILED in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
-            f"see {paths.rel(paths.executed_notebook(s.notebook))} (error shown at the top); "
+            f"stage '{name}' FAILED in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
+            f"see {paths.rel(paths.executed_notebook(notebook))} (error shown at the top); "
             "no other output of this stage was written",
             file=sys.stderr,
         )
         return 1
     finally:
         os.environ.pop(artifacts.STAGING_ENV, None)
-    for out in directory_outs(s):
-        (staging / out).mkdir(parents=True, exist_ok=True)
-        artifacts.mark_whole_dir(staging / out)  # replaces last run's directory, stale files too
     artifacts.commit_staging(staging, root)
-    report_warnings(s, nb)
-    if s.name == "evaluate":  # the champion gate's decision, on the console (dvc exp run too)
-        promo = artifacts.read_json(paths.metrics_file("evaluate")).get("promotion") or {}
-        if promo.get("summary"):
-            print(promo["summary"])
+    report_warnings(name, notebook, nb)
+    said = console_file(name)
+    if said.is_file():  # the stage's line for the console (evaluate: the champion decision)
+        print(said.read_text(encoding="utf-8"), end="")
+        said.unlink()
     return 0
 
 
-def write_headline(s: Stage) -> None:
-    """Write the stage's headline metrics (:func:`.stages.headline_values`), picked from the
-    metrics file its notebook staged, beside it in the same transaction."""
-    if s.headline:
-        record = artifacts.read_json(artifacts.target_path(paths.metrics_file(s.name)))
-        artifacts.write_json(headline_values(s, record), paths.headline_file(s.name))
-
-
-def report_warnings(s: Stage, nb: Any) -> None:
+def report_warnings(name: str, notebook: str, nb: Any) -> None:
     """Print the warnings a successful stage raised (data-quality rules over their threshold,
     ...) on the console once, so they are not seen only inside an HTML report."""
     found = reporting.warnings_in(nb)
     if found:
         lines = "\n".join(f"  {w}" for w in found)
         print(
-            f"stage '{s.name}' succeeded with {len(found)} warning(s) "
-            f"(see {paths.rel(paths.notebook_html(s.notebook))}):\n{lines}",
+            f"stage '{name}' succeeded with {len(found)} warning(s) "
+            f"(see {paths.rel(paths.notebook_html(notebook))}):\n{lines}",
             file=sys.stderr,
         )
 
@@ -157,21 +164,16 @@ def process_stderr_to(log: Path) -> Iterator[None]:
         os.close(saved)
 
 
-def directory_outs(s: Stage) -> list[str]:
-    """The stage's declared outputs that are directories (no file suffix)."""
-    return [o for o in (*s.outs, *s.plots) if not Path(o).suffix]
-
-
-def _publish_failure(s: Stage, executed: Path) -> None:
+def _publish_failure(notebook: str, executed: Path) -> None:
     """Publish the failed notebook and its HTML; discard everything else the stage staged."""
     staging = Path(os.environ.pop(artifacts.STAGING_ENV))
-    final_nb = paths.executed_notebook(s.notebook)
+    final_nb = paths.executed_notebook(notebook)
     final_nb.parent.mkdir(parents=True, exist_ok=True)
     if executed.exists():
         nb = reporting.clean_executed(executed)
         os.replace(executed, final_nb)
         html = reporting.notebook_to_html(nb, final_nb.stem)
-        artifacts.write_text(html, paths.notebook_html(s.notebook))
+        artifacts.write_text(html, paths.notebook_html(notebook))
     shutil.rmtree(staging, ignore_errors=True)
 
 
