@@ -29,8 +29,8 @@ HEADER = (
     "# each src/tabstudy/stages/<name>.py's STAGE); do not edit by hand.\n"
 )
 TEMPLATES: dict[str, tuple[str, ...]] = {
-    "model_card.py": ("model_card.html.j2", "model_card.md.j2"),
-    "index.py": ("index.html.j2",),
+    "model_card/render.py": ("model_card.html.j2", "model_card.md.j2"),
+    "pipeline/index.py": ("index.html.j2",),
 }
 
 
@@ -123,7 +123,8 @@ def _src_deps(s: Stage, root: Path) -> list[str]:
     deps = [f.relative_to(root).as_posix() for f in files]
     templates = root / "src" / PACKAGE / "templates"
     for f in files:
-        deps += [(templates / t).relative_to(root).as_posix() for t in TEMPLATES.get(f.name, ())]
+        module = f.relative_to(root / "src" / PACKAGE).as_posix()
+        deps += [(templates / t).relative_to(root).as_posix() for t in TEMPLATES.get(module, ())]
     return deps
 
 
