@@ -10,7 +10,7 @@ UV_VERSION := 0.13.8
 export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 
-.PHONY: help install repro smoke test test-fast lint format lab example-data example dvc-yaml notebooks lock clean serve load bench-serving promote rollback registry reload rollout-report
+.PHONY: help install repro smoke test test-fast lint format lab example-data example dvc-yaml notebooks lock clean serve load bench-serving promote rollback registry reload rollout-report docs
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-15s %s\n", $$1, $$2}'
@@ -27,9 +27,10 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP) ## Create .venv (if missing) and install the pinned environment + this package
 
-repro: install ## Run the whole study on the shipped data (dvc repro, full profile), then register and promote the model if the champion gate passes
+repro: install ## Run the whole study on the shipped data (dvc repro, full profile), then register and promote the model if the champion gate passes, and regenerate the README's findings
 	dvc repro
 	$(BIN)/tabstudy registry promote --if-refused-exit-0 --if-unrecorded-exit-0
+	$(BIN)/tabstudy docs --readme
 
 .PHONY: restore
 restore: ## After a failed run: every output back to what the committed dvc.lock records (from the DVC cache)
@@ -38,6 +39,9 @@ restore: ## After a failed run: every output back to what the committed dvc.lock
 
 smoke: install ## Run the smoke profile end to end in a scratch copy (same as the pipeline test)
 	$(BIN)/python -m pytest -o addopts="" tests/test_pipeline.py -k repro_then_noop -q
+
+docs: install ## Build the documentation site offline (docs/, the executed notebooks, the model card) -> build/docs/html; warnings are errors, links checked
+	$(BIN)/tabstudy docs
 
 test: install ## Lint, layer rules, Dockerfile lint, then every test (unit, bad input, nbval, DVC pipeline, serving)
 	$(BIN)/ruff check src tests tools benchmarks
@@ -116,8 +120,8 @@ lock: ## Re-resolve requirements.in into requirements.lock and environment.yml
 	$(BIN)/uv pip compile --quiet requirements.in -o requirements.lock --python-version 3.11 --generate-hashes
 	$(BIN)/python tools/environment_yml.py requirements.lock > environment.yml
 
-clean: ## Remove caches (keeps .venv and DVC outputs)
-	rm -rf .pytest_cache .ruff_cache .staging
+clean: ## Remove caches and the built docs (keeps .venv and DVC outputs)
+	rm -rf .pytest_cache .ruff_cache .staging build
 
 .PHONY: tune-distributed
 tune-distributed: install ## keras-tuner's chief + tune.workers workers on this machine (distributed search over the tune space)

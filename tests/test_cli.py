@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 EXPECTED = {
     "run", "index", "dvc-yaml", "refresh-notebooks", "sync-parameters", "materialize",
     "contract", "example-data", "serve", "score", "rollout-report", "monitor", "registry",
-    "retrain", "tune-distributed",
+    "retrain", "tune-distributed", "docs",
 }  # fmt: skip
 
 
@@ -54,7 +54,7 @@ def test_user_commands_show_examples(capsys) -> None:
     """The commands a person types show examples (the README's) in their help."""
     for path in (["serve"], ["score"], ["registry"], ["retrain"], ["tune-distributed"],
                  ["monitor"], ["rollout-report"], ["contract", "infer"], ["run"],
-                 ["example-data"], ["dvc-yaml"]):  # fmt: skip
+                 ["example-data"], ["dvc-yaml"], ["docs"]):  # fmt: skip
         assert cli.main([*path, "--help"]) == 0
         text = capsys.readouterr().out
         assert re.search(r"Examples?:", text) and "tabstudy " in text.split("Example")[1], path
@@ -106,6 +106,8 @@ def test_make_targets_call_the_cli() -> None:
         "dvc-yaml",
         "refresh-notebooks",
         "example-data",
+        "docs",
+        "docs --readme",
     ):
         assert f"$(BIN)/tabstudy {command}" in make, command
     docker = (REPO / "Dockerfile").read_text()

@@ -53,7 +53,7 @@ class UnrecordedBundle(RegistryError):
             f"experiment.\nStages whose outputs differ from the committed dvc.lock (how many): "
             f"{differ}; `git diff dvc.lock` lists them.\n"
             "Why: a parameter, the data or the code changed since the last commit; or this "
-            "machine computed other bits (numerics not pinned: see README, Determinism).\n"
+            "machine computed other bits (numerics not pinned: see docs/determinism.md).\n"
             "Ways on: commit dvc.lock (git commit), then `make promote`; or run the change as "
             "an experiment (`dvc exp run`), then `make promote`."
         )

@@ -18,7 +18,7 @@ import sys
 import click
 
 from tabstudy import config
-from tabstudy.cli import service, study, training
+from tabstudy.cli import docs, service, study, training
 
 __all__ = ["main", "run", "tabstudy"]
 
@@ -29,7 +29,7 @@ def tabstudy() -> None:
     targets call these commands."""
 
 
-for command in (*study.COMMANDS, *training.COMMANDS, *service.COMMANDS):
+for command in (*study.COMMANDS, *training.COMMANDS, *service.COMMANDS, *docs.COMMANDS):
     tabstudy.add_command(command)
 
 

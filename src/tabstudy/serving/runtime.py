@@ -1,7 +1,8 @@
 """Model runtimes for the service and batch scoring: raw features in, probabilities out.
 
 Measured side by side by ``benchmarks/inference.py`` on the test window (53,991 rows, 2 cores;
-README "Inference"): one row p50 0.043 ms LiteRT (built-in kernels), 0.093 ms ONNX Runtime,
+docs/inference-and-batch-scoring.md): one row p50 0.043 ms LiteRT (built-in kernels), 0.093 ms
+ONNX Runtime,
 1.02 ms SavedModel, 11 ms Keras call, 85 ms ``model.predict``; rows/s on 10,000-row batches of
 one size 861k ONNX Runtime, 727k LiteRT, 719k SavedModel (with sizes varying call to call,
 LiteRT reallocates and the SavedModel leads from about 5,000 rows: :data:`SMALL_BATCH`). All
