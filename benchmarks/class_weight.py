@@ -21,9 +21,10 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from tabstudy import config, evaluation, studies
+from tabstudy import evaluation, studies
 from tabstudy.models import keras_model as km
 from tabstudy.spec import LABEL
+from tabstudy.studies.table import config as table_config
 
 
 def table(rows: int, positive: float, seed: int) -> pd.DataFrame:
@@ -61,9 +62,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     raw = table(args.rows, args.positive, args.seed)
-    data = config.FileData(source="file", path="generated.csv", delimiter=",", sample_frac=1.0)
-    target = config.FileTarget(column="outcome", positive="yes")
-    feats = config.TableFeatures(time_column=None, categorical=None, numeric=None, exclude=[],
+    data = table_config.FileData(
+        source="file", path="generated.csv", delimiter=",", sample_frac=1.0
+    )
+    target = table_config.FileTarget(column="outcome", positive="yes")
+    feats = table_config.TableFeatures(time_column=None, categorical=None, numeric=None, exclude=[],
                                  valid_frac=0.15, test_frac=0.15, slices=[], reference_bins=10,
                                  leakage_auc=0.98, allow_leaky={})  # fmt: skip
     splits, spec = studies.get("file").build({"generated": raw}, data, target, feats, args.seed)

@@ -124,14 +124,14 @@ class Clock:
 def _config(years: int, frac: float) -> Any:
     """The study's config for ``years`` tiled years: params.yaml (profile ``full``) with the
     sample fraction and the split moved to the last year (nothing is written to params)."""
-    from tabstudy import config
+    from tabstudy import config, studies
     from tabstudy.studies.flights import scale
 
     params = config.resolve({**config.load_params(), "profile": config.FULL_PROFILE})
     data = {**params["data"], "sample_frac": frac}
     split = scale.last_year_split(years)
     features = {**params["features"], "split": split.model_dump()}
-    return config.stage_config(
+    return studies.stage_config(
         config.FULL_PROFILE,
         params["seed"],
         data=data,

@@ -5,16 +5,18 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from tabstudy import config
+from tabstudy import config, studies
+from tabstudy.studies.flights import config as flights_config
+from tabstudy.studies.table import config as table_config
 
 SECTION_TYPES: list[type[BaseModel]] = [
-    config.FlightsData,
-    config.FileData,
+    flights_config.FlightsData,
+    table_config.FileData,
     config.ValidateConfig,
-    config.FlightsTarget,
-    config.FileTarget,
-    config.FlightsFeatures,
-    config.TableFeatures,
+    flights_config.FlightsTarget,
+    table_config.FileTarget,
+    flights_config.FlightsFeatures,
+    table_config.TableFeatures,
     config.SplitConfig,
     config.BaselinesConfig,
     config.TuneConfig,
@@ -33,7 +35,7 @@ def _resolved(profile: str | None = None) -> dict:
 
 
 def _stage(resolved: dict, *names: str) -> config.StageConfig:
-    return config.stage_config(
+    return studies.stage_config(
         resolved["profile"], resolved["seed"], **{n: resolved[n] for n in names}
     )
 
@@ -147,20 +149,20 @@ def test_switching_study_replaces_the_study_sections(workdir) -> None:
     assert "horizon_hours" not in resolved["features"] and "split" not in resolved["features"]
     assert "delay_minutes" not in resolved["target"]
     cfg = _stage(resolved, "data", "target", "features")
-    assert isinstance(cfg.features, config.TableFeatures)
-    assert isinstance(cfg.target, config.FileTarget)
+    assert isinstance(cfg.features, table_config.TableFeatures)
+    assert isinstance(cfg.target, table_config.FileTarget)
 
 
 def test_one_studys_keys_cannot_be_set_on_another(workdir) -> None:
     flights, table = _resolved(), _resolved("breast_cancer")
     features = {**table["features"], "horizon_hours": 2}
     with pytest.raises(config.ConfigError, match=r"features\.horizon_hours': not a key of the"):
-        config.stage_config("x", 1, data=table["data"], features=features)
+        studies.stage_config("x", 1, data=table["data"], features=features)
     data = {**flights["data"], "path": "external/x.csv"}
-    with pytest.raises(config.ConfigError, match=r"data\.nycflights13\.path"):
-        config.stage_config("x", 1, data=data)
+    with pytest.raises(config.ConfigError, match=r"data\.path': not a key of the 'nycflights13'"):
+        studies.stage_config("x", 1, data=data)
     with pytest.raises(config.ConfigError, match=r"target\.delay_minutes': Field required"):
-        config.stage_config("x", 1, data=flights["data"], target=table["target"])
+        studies.stage_config("x", 1, data=flights["data"], target=table["target"])
 
 
 def test_a_table_without_time_column_needs_no_split_dates(workdir) -> None:
@@ -169,7 +171,15 @@ def test_a_table_without_time_column_needs_no_split_dates(workdir) -> None:
 
 
 def test_unknown_study_and_file_without_path(workdir) -> None:
-    with pytest.raises(config.ConfigError, match=r"data\.file\.path': Field required"):
-        config.stage_config("x", 1, data={"source": "file", "delimiter": ",", "sample_frac": 1})
+    with pytest.raises(config.ConfigError, match=r"data\.path': Field required"):
+        studies.stage_config("x", 1, data={"source": "file", "delimiter": ",", "sample_frac": 1})
     with pytest.raises(config.ConfigError, match="'parquet' is not a known study"):
-        config.stage_config("x", 1, data={"source": "parquet"}, target={})
+        studies.stage_config("x", 1, data={"source": "parquet"}, target={})
+
+
+def test_study_sections_need_the_studys_models(workdir) -> None:
+    """config.py knows no study: the study sections are validated only with the models
+    tabstudy.studies hands it, and asking config alone names the function to call."""
+    with pytest.raises(config.ConfigError, match=r"tabstudy\.studies\.stage_config"):
+        config.stage_config("x", 1, data=_resolved()["data"])
+    assert set(studies.section_models("nycflights13")) == {"data", "target", "features"}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tabstudy import config, eda, evaluation, studies
+from tabstudy import eda, evaluation, studies
+from tabstudy.studies.table import config as table_config
 
 
 def _study(**own: object) -> eda.EdaFrame:
@@ -24,9 +25,11 @@ def _study(**own: object) -> eda.EdaFrame:
     )
     return studies.get("file").eda_frame(
         {"orders": raw},
-        config.FileData(source="file", path="external/orders.csv", delimiter=",", sample_frac=1),
-        config.FileTarget(column="late", positive="y"),
-        config.TableFeatures(
+        table_config.FileData(
+            source="file", path="external/orders.csv", delimiter=",", sample_frac=1
+        ),
+        table_config.FileTarget(column="late", positive="y"),
+        table_config.TableFeatures(
             time_column="when",
             categorical=None,
             numeric=None,

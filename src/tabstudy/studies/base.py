@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 import pandas as pd
 
+from tabstudy.config import Section
 from tabstudy.data.schema import Anomaly
 from tabstudy.eda import EdaFrame
 from tabstudy.spec import FeatureSet
@@ -42,9 +43,11 @@ class Labelled:
 
 class Study(Protocol):
     """What a study plugin provides. ``data``, ``target`` and ``features`` are the study's own
-    config variants (:data:`tabstudy.config.STUDY_SECTIONS`)."""
+    config models (``sections``, declared in ``studies/<study>/config.py``)."""
 
     source: str
+    sections: Mapping[str, type[Section]]
+    """The models of its ``data``, ``target`` and ``features`` sections."""
     request_time_field: str | None
     """The request field that dates a served row (None: the time the request arrived)."""
 

