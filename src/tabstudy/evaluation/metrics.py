@@ -17,6 +17,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from tabstudy import families
 from tabstudy.stats import bootstrap_aucs
 
 CURVE_POINTS = 201
@@ -73,14 +74,9 @@ def calibration_points(y: np.ndarray, p: np.ndarray, bins: int) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-MODEL_NAMES: dict[str, str] = {
-    "model": "Keras MLP (tuned)",
-    "logreg": "logistic regression",
-    "hgb": "gradient-boosted trees (HistGB, tuned)",
-    "lightgbm": "LightGBM (early-stopped)",
-    "majority": "majority class",
-}
-"""What reports call each model (the code names are the keys of the metrics files)."""
+MODEL_NAMES: dict[str, str] = families.titles()
+"""What reports call each model (the code names are the keys of the metrics files), from
+:mod:`tabstudy.families`."""
 
 
 def scores_table(scores: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:

@@ -33,10 +33,12 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from tabstudy import families
 from tabstudy.config import BaselinesConfig
 from tabstudy.spec import LABEL, FeatureSet, about_column
 
-BASELINES: tuple[str, ...] = ("majority", "logreg", "hgb", "lightgbm")
+BASELINES: tuple[str, ...] = families.baseline_names()
+"""The baselines' code names, in fitting order (declared in :mod:`tabstudy.families`)."""
 LGBM_PATIENCE = 20
 """Rounds without a lower validation log loss before LightGBM stops."""
 LGBM_THREADS = 2

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tabstudy import paths
+from tabstudy import families, paths
 
-MODELS: tuple[str, ...] = ("model", "hgb", "logreg")
+MODELS: tuple[str, ...] = families.curve_models()
 
 
 def _csv(stage: str, name: str) -> str:
@@ -85,7 +85,7 @@ def plots() -> list[dict[str, Any]]:
             "Rolling-origin ROC AUC per fold": {
                 "template": "linear",
                 "x": "fold",
-                "y": {_csv("backtest", "fold_auc"): ["logreg", "hgb", "lightgbm", "keras"]},
+                "y": {_csv("backtest", "fold_auc"): families.backtest_models()},
             }
         },
         {

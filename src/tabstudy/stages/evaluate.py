@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from tabstudy import artifacts, config, evaluation, paths, registry, reporting
+from tabstudy import artifacts, config, evaluation, families, paths, registry, reporting
 from tabstudy.models import baselines, keras_model
 from tabstudy.models.bundle import load_bundle
 from tabstudy.spec import LABEL
@@ -37,7 +37,7 @@ STAGE = Stage(
     ),
     plots=(rel(paths.plots_dir("evaluate")),),
 )
-CURVES = ("model", "hgb", "logreg")
+CURVES = families.curve_models()
 """The models whose ROC, PR and calibration points are DVC plots and whose slices are compared."""
 
 
@@ -126,7 +126,7 @@ def run(cfg: config.StageConfig) -> Result:
         paths.metrics_file("evaluate"),
     )
     comparison = evaluation.metrics.comparison_table(
-        y, probs, "model", ["logreg", "hgb", "lightgbm"], samples, seed
+        y, probs, "model", families.compared(), samples, seed
     )
     found = evaluation.findings.evaluate_findings(
         scores, comparison, slices, evaluation.metrics.MODEL_NAMES
